@@ -1,0 +1,3 @@
+"""virtual-audit server: HTTP, signaling and the media hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,129 @@
+"""Audits and staff invites: /api/audits..."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import segno
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.api.common import audit_json, iso, read_json, require_user, text_field
+from server.context import ctx
+from server.db import repo
+from server.db.models import Audit, Invite, utcnow
+from server.errors import ApiError
+
+
+def parse_new_audit(body: dict[str, Any]) -> dict[str, Any]:
+    facility = body.get("facility")
+    if not isinstance(facility, dict):
+        raise ApiError(422, "invalid", "'facility' must be an object with 'name' and 'country'")
+    name = text_field(facility, "name", limit=300, required=True)
+    country = text_field(facility, "country", limit=100, required=True)
+    address = text_field(facility, "address", limit=1000)
+    title = text_field(body, "title", limit=300) or f"Security audit — {name}"
+    return {"title": title, "facility_name": name, "country": country, "address": address}
+
+
+async def load_audit(request: Request, audit_id: str) -> Audit:
+    async with ctx(request).db.session() as s:
+        audit = await repo.get_audit(s, audit_id)
+    if audit is None:
+        raise ApiError(404, "not_found", f"no audit {audit_id!r}")
+    return audit
+
+
+async def create_audit(request: Request) -> Response:
+    user = await require_user(request)
+    fields = parse_new_audit(await read_json(request))
+    async with ctx(request).db.session() as s:
+        audit = await repo.create_audit(s, user, **fields)
+    return JSONResponse(audit_json(audit), status_code=201, headers={"Location": f"/api/audits/{audit.id}"})
+
+
+async def list_audits(request: Request) -> Response:
+    await require_user(request)
+    async with ctx(request).db.session() as s:
+        audits = await repo.list_audits(s)
+    return JSONResponse({"items": [audit_json(a) for a in audits]})
+
+
+async def get_audit(request: Request) -> Response:
+    await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    data = audit_json(audit)
+    room = ctx(request).hub.rooms.get(audit.id)
+    data["live"] = {
+        "media": room.media_state if room else "waiting",
+        "participants": [p.public() for p in room.participants.values()] if room else [],
+    }
+    return JSONResponse(data)
+
+
+def join_url(request: Request, token: str) -> str:
+    base = ctx(request).settings.public_url or str(request.base_url)
+    return f"{base.rstrip('/')}/join/{token}"
+
+
+def invite_json(invite: Invite) -> dict[str, Any]:
+    return {
+        "id": invite.id,
+        "label": invite.label,
+        "created_at": iso(invite.created_at),
+        "expires_at": iso(invite.expires_at),
+        "revoked": invite.revoked_at is not None,
+        "expired": invite.expires_at <= utcnow(),
+    }
+
+
+async def create_invite(request: Request) -> Response:
+    user = await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    if audit.status != "open":
+        raise ApiError(409, "audit_closed", "the audit is completed; no new invites")
+    body = await read_json(request)
+    settings = ctx(request).settings
+    label = text_field(body, "label", limit=200)
+    ttl = body.get("ttl_minutes", settings.invite_ttl_minutes)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= settings.max_invite_ttl_minutes:
+        raise ApiError(422, "invalid", f"'ttl_minutes' must be a whole number from 1 to {settings.max_invite_ttl_minutes}")
+    async with ctx(request).db.session() as s:
+        invite, token = await repo.create_invite(s, audit, user, label=label, ttl=dt.timedelta(minutes=ttl))
+    url = join_url(request, token)
+    data = invite_json(invite) | {"token": token, "url": url, "qr_svg": qr_svg(url)}
+    return JSONResponse(data, status_code=201)
+
+
+def qr_svg(url: str) -> str:
+    return str(segno.make(url, error="m").svg_inline(scale=5, border=2, dark="#111", light="#fff"))
+
+
+async def list_invites(request: Request) -> Response:
+    await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    async with ctx(request).db.session() as s:
+        invites = await repo.list_invites(s, audit.id)
+    return JSONResponse({"items": [invite_json(i) for i in invites]})
+
+
+async def revoke_invite(request: Request) -> Response:
+    await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    async with ctx(request).db.session() as s:
+        invite = await repo.revoke_invite(s, audit.id, request.path_params["invite_id"])
+    if invite is None:
+        raise ApiError(404, "not_found", "no such invite for this audit")
+    return JSONResponse(invite_json(invite))
+
+
+routes = [
+    Route("/api/audits", create_audit, methods=["POST"]),
+    Route("/api/audits", list_audits, methods=["GET"]),
+    Route("/api/audits/{audit_id}", get_audit, methods=["GET"]),
+    Route("/api/audits/{audit_id}/invites", create_invite, methods=["POST"]),
+    Route("/api/audits/{audit_id}/invites", list_invites, methods=["GET"]),
+    Route("/api/audits/{audit_id}/invites/{invite_id}", revoke_invite, methods=["DELETE"]),
+]

@@ -1,0 +1,175 @@
+"""The ``virtual-audit`` command. Every option is also read from a ``VAUDIT_*`` environment variable."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from server.db import repo
+from server.db.engine import open_database
+from server.settings import IceServer, Settings, SettingsError
+
+ENV = "VAUDIT_"
+WS_MAX_BYTES = 256 * 1024
+
+
+def _ice(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[IceServer, ...]:
+    try:
+        return tuple(IceServer.parse(v) for v in values)
+    except SettingsError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True, envvar=ENV + "DATA_DIR", help="Database and evidence directory.")
+@click.version_option(package_name="virtual-audit")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path) -> None:
+    """virtual-audit: remote supply-chain security audits."""
+    ctx.obj = {"data_dir": data_dir}
+
+
+def server_options(f: Any) -> Any:
+    options = [
+        click.option("--host", default="127.0.0.1", show_default=True, envvar=ENV + "HOST", help="Address to listen on."),
+        click.option("--port", type=int, default=8000, show_default=True, envvar=ENV + "PORT", help="Port to listen on."),
+        click.option("--tls/--no-tls", default=False, envvar=ENV + "TLS", help="Serve HTTPS (needed for phones on the LAN)."),
+        click.option("--certfile", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar=ENV + "CERTFILE", help="TLS certificate (PEM); default: a development certificate."),
+        click.option("--keyfile", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar=ENV + "KEYFILE", help="TLS private key (PEM)."),
+        click.option("--certs-dir", type=click.Path(path_type=Path), default=Path("certs"), show_default=True, envvar=ENV + "CERTS_DIR", help="Where the development CA and certificate live."),
+        click.option("--ice-server", "ice_servers", multiple=True, callback=_ice, envvar=ENV + "ICE_SERVERS", help="STUN/TURN URL, e.g. turn:user:pass@turn.example.org:3478 (repeatable)."),
+        click.option("--public-url", envvar=ENV + "PUBLIC_URL", help="Base URL put in invite links (default: the URL the auditor used)."),
+        click.option("--invite-ttl-minutes", type=int, default=240, show_default=True, envvar=ENV + "INVITE_TTL_MINUTES", help="Default lifetime of staff invites."),
+        click.option("--log-level", default="info", show_default=True, envvar=ENV + "LOG_LEVEL", type=click.Choice(["debug", "info", "warning", "error"])),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def build_settings(data_dir: Path, **kw: Any) -> Settings:
+    try:
+        return Settings(data_dir=data_dir, **kw)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    logging.getLogger("aiortc").setLevel(logging.WARNING)
+
+
+def uvicorn_config(settings: Settings) -> Any:
+    import uvicorn
+
+    from server.app import create_app
+    from server.tls import server_tls_files
+
+    ssl: dict[str, Any] = {}
+    if settings.tls:
+        certfile, keyfile = server_tls_files(settings)
+        ssl = {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # ours redacts invite tokens
+        ws_max_size=WS_MAX_BYTES,
+        log_level=settings.log_level,
+        log_config=None,
+        **ssl,
+    )
+
+
+@main.command()
+@server_options
+@click.pass_obj
+def serve(obj: dict[str, Any], **kw: Any) -> None:
+    """Run the server."""
+    import uvicorn
+
+    settings = build_settings(obj["data_dir"], **kw)
+    configure_logging(settings.log_level)
+    config = uvicorn_config(settings)
+    click.echo(f"virtual-audit on {settings.scheme}://{settings.host}:{settings.port}/  (data: {settings.data_dir})")
+    uvicorn.Server(config).run()
+
+
+@main.group()
+def user() -> None:
+    """Manage auditor accounts."""
+
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.pass_obj
+def user_create(obj: dict[str, Any], email: str, name: str) -> None:
+    """Create an auditor account (password from stdin, or prompted twice)."""
+    password = read_password()
+
+    async def run() -> None:
+        db = await open_database(build_settings(obj["data_dir"]).database_url)
+        try:
+            async with db.session() as s:
+                await repo.create_user(s, email, name, password)
+        finally:
+            await db.close()
+
+    obj["data_dir"].mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(run())
+    except (repo.Conflict, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created auditor {email.strip().lower()}")
+
+
+@user.command("token")
+@click.option("--email", required=True)
+@click.option("--days", type=int, default=90, show_default=True, help="Lifetime; 0 for no expiry.")
+@click.pass_obj
+def user_token(obj: dict[str, Any], email: str, days: int) -> None:
+    """Print a new API token for scripts (alone on the last line)."""
+
+    async def run() -> str:
+        db = await open_database(build_settings(obj["data_dir"]).database_url)
+        try:
+            async with db.session() as s:
+                account = await repo.user_by_email(s, email)
+                if account is None:
+                    raise click.ClickException(f"no auditor with email {email}")
+                lifetime = dt.timedelta(days=days) if days > 0 else None
+                issued = await repo.issue_credential(s, account, "api", lifetime)
+                return issued.token
+        finally:
+            await db.close()
+
+    obj["data_dir"].mkdir(parents=True, exist_ok=True)
+    token = asyncio.run(run())
+    click.echo("Use as 'Authorization: Bearer <token>'. It is shown only once:", err=True)
+    click.echo(token)
+
+
+@main.command()
+@server_options
+@click.pass_obj
+def demo(obj: dict[str, Any], **kw: Any) -> None:
+    """Run the server with a demo auditor, an audit and a simulated facility camera."""
+    from server.demo import run_demo
+
+    settings = build_settings(obj["data_dir"], **kw)
+    configure_logging("warning" if settings.log_level == "info" else settings.log_level)
+    asyncio.run(run_demo(settings))

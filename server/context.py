@@ -1,0 +1,25 @@
+"""Per-application state, created by the lifespan and reachable from every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+from starlette.templating import Jinja2Templates
+
+from server.db.engine import Database
+from server.media.hub import Hub
+from server.settings import Settings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    hub: Hub
+    templates: Jinja2Templates
+
+
+def ctx(conn: HTTPConnection) -> AppContext:
+    context: AppContext = conn.app.state.ctx
+    return context

@@ -1,0 +1,1 @@
+"""Metadata storage: SQLAlchemy 2 (async) models, Alembic migrations, data access."""

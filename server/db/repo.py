@@ -1,0 +1,165 @@
+"""Data access: every read and write of the metadata store goes through these functions."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Audit, AuditEvent, Credential, Invite, User, utcnow
+from server.secrets_util import hash_password, new_token, token_digest, verify_password
+
+
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+
+
+class Conflict(Exception):
+    """A row with the same unique key exists."""
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """A freshly made secret: the only moment its clear text exists."""
+
+    id: str
+    token: str
+    expires_at: dt.datetime | None
+
+
+async def create_user(s: AsyncSession, email: str, name: str, password: str) -> User:
+    user = User(email=email.strip().lower(), name=name.strip(), password_hash=await asyncio.to_thread(hash_password, password))
+    s.add(user)
+    try:
+        await s.commit()
+    except IntegrityError as exc:
+        await s.rollback()
+        raise Conflict(f"a user with email {user.email} exists") from exc
+    return user
+
+
+async def user_by_email(s: AsyncSession, email: str) -> User | None:
+    return (await s.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()
+
+
+async def authenticate(s: AsyncSession, email: str, password: str) -> User | None:
+    user = await user_by_email(s, email)
+    if user is None:
+        # Same work either way so timing does not reveal which emails exist.
+        await asyncio.to_thread(verify_password, _DUMMY_HASH, password)
+        return None
+    ok = await asyncio.to_thread(verify_password, user.password_hash, password)
+    return user if ok else None
+
+
+async def issue_credential(
+    s: AsyncSession, user: User, kind: str, lifetime: dt.timedelta | None
+) -> IssuedSecret:
+    token = new_token(32)
+    expires = utcnow() + lifetime if lifetime is not None else None
+    cred = Credential(user_id=user.id, kind=kind, secret_hash=token_digest(token), expires_at=expires)
+    s.add(cred)
+    await s.commit()
+    return IssuedSecret(cred.id, token, expires)
+
+
+async def user_for_credential(s: AsyncSession, token: str, kinds: tuple[str, ...]) -> User | None:
+    row = (
+        await s.execute(
+            select(Credential, User)
+            .join(User, User.id == Credential.user_id)
+            .where(Credential.secret_hash == token_digest(token), Credential.kind.in_(kinds))
+        )
+    ).first()
+    if row is None:
+        return None
+    cred, user = row
+    if cred.revoked_at is not None or (cred.expires_at is not None and cred.expires_at <= utcnow()):
+        return None
+    return user
+
+
+async def revoke_credential(s: AsyncSession, token: str) -> None:
+    await s.execute(
+        update(Credential).where(Credential.secret_hash == token_digest(token)).values(revoked_at=utcnow())
+    )
+    await s.commit()
+
+
+async def create_audit(
+    s: AsyncSession, user: User, *, title: str, facility_name: str, country: str, address: str | None
+) -> Audit:
+    audit = Audit(
+        title=title,
+        facility_name=facility_name,
+        facility_country=country,
+        facility_address=address,
+        created_by=user.id,
+    )
+    s.add(audit)
+    await s.commit()
+    return audit
+
+
+async def list_audits(s: AsyncSession, limit: int = 200) -> list[Audit]:
+    rows = await s.execute(select(Audit).order_by(Audit.created_at.desc()).limit(limit))
+    return list(rows.scalars())
+
+
+async def get_audit(s: AsyncSession, audit_id: str) -> Audit | None:
+    return await s.get(Audit, audit_id)
+
+
+async def create_invite(
+    s: AsyncSession, audit: Audit, user: User, *, label: str | None, ttl: dt.timedelta
+) -> tuple[Invite, str]:
+    token = new_token(16)
+    invite = Invite(
+        audit_id=audit.id,
+        token_hash=token_digest(token),
+        label=label,
+        created_by=user.id,
+        expires_at=utcnow() + ttl,
+    )
+    s.add(invite)
+    await s.commit()
+    return invite, token
+
+
+async def list_invites(s: AsyncSession, audit_id: str) -> list[Invite]:
+    rows = await s.execute(select(Invite).where(Invite.audit_id == audit_id).order_by(Invite.created_at))
+    return list(rows.scalars())
+
+
+async def revoke_invite(s: AsyncSession, audit_id: str, invite_id: str) -> Invite | None:
+    invite = await s.get(Invite, invite_id)
+    if invite is None or invite.audit_id != audit_id:
+        return None
+    if invite.revoked_at is None:
+        invite.revoked_at = utcnow()
+        await s.commit()
+    return invite
+
+
+async def valid_invite(s: AsyncSession, token: str) -> Invite | None:
+    """The invite behind a token if it is neither expired nor revoked."""
+    invite = (
+        await s.execute(select(Invite).where(Invite.token_hash == token_digest(token)))
+    ).scalar_one_or_none()
+    if invite is None or invite.revoked_at is not None or invite.expires_at <= utcnow():
+        return None
+    return invite
+
+
+async def record_event(s: AsyncSession, audit_id: str, kind: str, actor: str, data: dict[str, Any]) -> None:
+    s.add(AuditEvent(audit_id=audit_id, kind=kind, actor=actor, data=data))
+    await s.commit()
+
+
+async def list_events(s: AsyncSession, audit_id: str) -> list[AuditEvent]:
+    rows = await s.execute(select(AuditEvent).where(AuditEvent.audit_id == audit_id).order_by(AuditEvent.seq))
+    return list(rows.scalars())

@@ -1,0 +1,99 @@
+"""``virtual-audit demo``: a live audit on this machine within a minute, no phone needed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import ssl
+
+import click
+import uvicorn
+from sqlalchemy import select
+
+from server.cli import uvicorn_config
+from server.db import repo
+from server.db.engine import open_database
+from server.db.models import Audit
+from server.media.client import ParticipantClient
+from server.settings import Settings
+from server.simcam import SceneTrack, ToneTrack
+
+log = logging.getLogger(__name__)
+
+DEMO_EMAIL = "demo@virtual-audit.example"
+DEMO_PASSWORD = "demo-auditor"
+DEMO_FACILITY = "Demo Garment Factory No. 3"
+
+
+async def prepare(settings: Settings) -> tuple[str, str]:
+    """Make sure the demo auditor and audit exist; return (audit id, a fresh invite token)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = await open_database(settings.database_url)
+    try:
+        async with db.session() as s:
+            user = await repo.user_by_email(s, DEMO_EMAIL)
+            if user is None:
+                user = await repo.create_user(s, DEMO_EMAIL, "Demo Auditor", DEMO_PASSWORD)
+            audit = (
+                await s.execute(select(Audit).where(Audit.facility_name == DEMO_FACILITY, Audit.status == "open"))
+            ).scalars().first()
+            if audit is None:
+                audit = await repo.create_audit(
+                    s, user, title="CTPAT site walkthrough (demo)", facility_name=DEMO_FACILITY,
+                    country="VN", address="Lot 12, Demo Industrial Park, Binh Duong",
+                )
+            _, token = await repo.create_invite(s, audit, user, label="Simulated camera", ttl=dt.timedelta(hours=12))
+            return audit.id, token
+    finally:
+        await db.close()
+
+
+async def run_camera(settings: Settings, audit_id: str, token: str) -> None:
+    """Keep the simulated facility phone connected, reconnecting like a real one would."""
+    scheme = "wss" if settings.tls else "ws"
+    url = f"{scheme}://127.0.0.1:{settings.port}/ws/audits/{audit_id}"
+    context = None
+    if settings.tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # our own server on loopback
+    while True:
+        client = ParticipantClient(url, token=token, video=SceneTrack(), audio=ToneTrack(), ssl_context=context)
+        try:
+            await client.connect()
+            while client.pc is not None and client.pc.connectionState not in ("failed", "closed"):
+                await asyncio.sleep(1)
+        except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+            log.warning("simulated camera: %s; retrying", exc)
+        finally:
+            await client.close()
+        await asyncio.sleep(2)
+
+
+async def run_demo(settings: Settings) -> None:
+    audit_id, token = await prepare(settings)
+    server = uvicorn.Server(uvicorn_config(settings))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+            return
+        await asyncio.sleep(0.05)
+    base = f"{settings.scheme}://{settings.host if settings.host != '0.0.0.0' else '127.0.0.1'}:{settings.port}"
+    click.echo(
+        f"\nvirtual-audit demo is running.\n"
+        f"  Console:  {base}/audits/{audit_id}\n"
+        f"  Sign in:  {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+        f"  A simulated facility camera is streaming into the audit.\n"
+        f"  Join from a phone yourself: create an invite on the console.\n"
+        f"Press Ctrl+C to stop.\n"
+    )
+    camera = asyncio.create_task(run_camera(settings, audit_id, token))
+    try:
+        await serving
+    finally:
+        camera.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await camera

@@ -1,0 +1,167 @@
+"""Taps aiortc receivers so that encoded frames reach us instead of its decoder.
+
+aiortc has no public API for this. A receiver hands each RTP packet to its jitter buffer
+and queues whatever frame comes out for a decoder thread. We swap in our own buffer
+(:class:`TapBuffer`) that hands complete frames to a sink and returns nothing, so the
+decoder thread idles and no frame is decoded unless someone asks for it. Video frames
+are released on their marker-bit packet rather than on the next frame's first packet,
+which saves one frame interval of latency. :func:`check_internals` fails loudly if a
+new aiortc moves the attributes this relies on; a test calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_gt
+
+from server.media.frames import EncodedFrame, FrameSink, is_keyframe
+
+log = logging.getLogger(__name__)
+
+_JITTER = "_RTCRtpReceiver__jitter_buffer"
+_CODECS = "_RTCRtpReceiver__codecs"
+_KIND = "_RTCRtpReceiver__kind"
+PLI_MIN_INTERVAL = 0.3
+
+
+class AiortcInternalsChanged(RuntimeError):
+    """The installed aiortc does not have the internals the passthrough hub relies on."""
+
+
+def check_internals() -> None:
+    """Raise if aiortc's private attributes used here are gone (pin aiortc, then adapt)."""
+    probe = RTCRtpReceiver.__init__.__code__.co_names
+    for name in (_JITTER, _CODECS, _KIND):
+        if name not in probe:
+            raise AiortcInternalsChanged(f"RTCRtpReceiver no longer sets {name}")
+    for cls, attr in ((RTCRtpReceiver, "_send_rtcp_pli"), (RTCRtpSender, "_send_keyframe")):
+        if not callable(getattr(cls, attr, None)):
+            raise AiortcInternalsChanged(f"{cls.__name__}.{attr} is gone")
+    if not hasattr(JitterBuffer, "add") or not hasattr(JitterBuffer, "remove"):
+        raise AiortcInternalsChanged("JitterBuffer API changed")
+
+
+class TapBuffer(JitterBuffer):
+    """A jitter buffer that delivers complete frames to a sink and never to aiortc's decoder."""
+
+    def __init__(self, kind: str, codecs: dict[int, Any], sink: FrameSink) -> None:
+        super().__init__(capacity=512 if kind == "video" else 16, is_video=kind == "video")
+        self.kind = kind
+        self._codecs = codecs
+        self._sink = sink
+        self._last_audio_seq: int | None = None
+        self.ssrc: int | None = None
+        self.codec_name: str | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        self.ssrc = packet.ssrc
+        if self.kind == "audio":
+            self._deliver_audio(packet)
+            return False, None
+        pli, _ = super().add(packet)
+        return pli, None
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        # Called by JitterBuffer.add after storing a packet: release every frame that is complete.
+        while self._release_one():
+            pass
+        return None
+
+    def _release_one(self) -> bool:
+        assert self._origin is not None
+        packets: list[RtpPacket] = []
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self.capacity]
+            if packet is None:
+                return False
+            if packets and packet.timestamp != packets[0].timestamp:
+                # The previous frame ended without a marker bit (it was lost): release it.
+                self.remove(count)
+                self._deliver_video(packets)
+                return True
+            packets.append(packet)
+            if packet.marker:
+                self.remove(count + 1)
+                self._deliver_video(packets)
+                return True
+        return False
+
+    def _codec_name(self, payload_type: int) -> str:
+        codec = self._codecs.get(payload_type)
+        return str(codec.name) if codec is not None else "unknown"
+
+    def _deliver_video(self, packets: list[RtpPacket]) -> None:
+        first = packets[0]
+        data = b"".join(p._data for p in packets)  # depayloaded by the receiver
+        codec = self._codec_name(first.payload_type)
+        self.codec_name = codec
+        self._sink(
+            EncodedFrame(
+                kind="video",
+                codec=codec,
+                data=data,
+                rtp_timestamp=first.timestamp,
+                arrival_ns=time.time_ns(),
+                keyframe=is_keyframe(codec, data),
+                ssrc=first.ssrc,
+            )
+        )
+
+    def _deliver_audio(self, packet: RtpPacket) -> None:
+        last = self._last_audio_seq
+        if last is not None and not uint16_gt(packet.sequence_number, last):
+            return  # late or duplicate: audio is played in order or not at all
+        self._last_audio_seq = packet.sequence_number
+        level = packet.extensions.audio_level
+        codec = self._codec_name(packet.payload_type)
+        self.codec_name = codec
+        self._sink(
+            EncodedFrame(
+                kind="audio",
+                codec=codec,
+                data=packet._data,
+                rtp_timestamp=packet.timestamp,
+                arrival_ns=time.time_ns(),
+                keyframe=True,
+                ssrc=packet.ssrc,
+                audio_level=level[1] if level is not None else None,
+            )
+        )
+
+
+class ReceiverTap:
+    """Our handle on one tapped receiver: where its frames go, and how to ask for a keyframe."""
+
+    def __init__(self, receiver: RTCRtpReceiver, sink: FrameSink) -> None:
+        kind = getattr(receiver, _KIND)
+        self.receiver = receiver
+        self.kind: str = kind
+        self.buffer = TapBuffer(kind, getattr(receiver, _CODECS), sink)
+        setattr(receiver, _JITTER, self.buffer)
+        self._last_pli = 0.0
+        self._pli_task: asyncio.Task[None] | None = None
+
+    def request_keyframe(self) -> bool:
+        """Send a PLI to the sender (rate limited). True if one was sent."""
+        now = time.monotonic()
+        ssrc = self.buffer.ssrc
+        if self.kind != "video" or ssrc is None or now - self._last_pli < PLI_MIN_INTERVAL:
+            return False
+        self._last_pli = now
+        self._pli_task = asyncio.ensure_future(self.receiver._send_rtcp_pli(ssrc))
+        return True
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Any) -> None:
+    """Route a viewer's PLI/FIR to ``callback`` instead of aiortc's encoder flag."""
+    sender._send_keyframe = callback
+
+
+

@@ -1,0 +1,95 @@
+"""One settings object; the CLI flags and the ``VAUDIT_*`` environment variables mirror it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "VAUDIT_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server given to browsers and to the server's own peer connections."""
+
+    urls: str
+    username: str | None = None
+    credential: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> IceServer:
+        """Parse ``stun:host:port`` or ``turn:user:pass@host:port?transport=tcp``."""
+        scheme, sep, rest = text.partition(":")
+        if not sep or scheme not in ("stun", "stuns", "turn", "turns") or not rest:
+            raise SettingsError(f"ice server must look like stun:HOST[:PORT] or turn:USER:PASS@HOST[:PORT], got {scheme!r}")
+        if "@" not in rest:
+            return cls(urls=text)
+        creds, _, host = rest.rpartition("@")
+        user, colon, password = creds.partition(":")
+        if not colon or not user or not host:
+            raise SettingsError("turn server credentials must be USER:PASS@HOST")
+        return cls(urls=f"{scheme}:{host}", username=user, credential=password)
+
+    def as_browser_dict(self) -> dict[str, str]:
+        """The RTCIceServer dictionary for ``new RTCPeerConnection``."""
+        out = {"urls": self.urls}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server can be told. Building one has no side effects."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    tls: bool = False
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    certs_dir: Path = Path("certs")
+    ice_servers: tuple[IceServer, ...] = field(default_factory=tuple)
+    public_url: str | None = None
+    session_hours: float = 12.0
+    invite_ttl_minutes: int = 240
+    max_invite_ttl_minutes: int = 7 * 24 * 60
+    keyframe_interval: float = 3.0
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"port must be 1-65535, got {self.port}")
+        if (self.certfile is None) != (self.keyfile is None):
+            raise SettingsError("--certfile and --keyfile go together")
+        if self.certfile is not None and not self.tls:
+            raise SettingsError("--certfile/--keyfile need --tls")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise SettingsError("public URL must be an absolute http(s) URL")
+        if self.invite_ttl_minutes <= 0 or self.session_hours <= 0:
+            raise SettingsError("lifetimes must be positive")
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'virtual-audit.db'}"
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def ice_servers_json(self) -> list[dict[str, str]]:
+        return [s.as_browser_dict() for s in self.ice_servers]

@@ -1,0 +1,142 @@
+"""Signaling messages: parsed and validated at the edge into typed objects.
+
+Pure functions, no I/O: the WebSocket endpoint feeds text in and sends what comes out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_SDP_CHARS = 60 * 1024
+MAX_CANDIDATE_CHARS = 1024
+_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+class MessageError(ValueError):
+    """A message the server refuses; ``code`` goes back to the client."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Join:
+    token: str | None
+    lang: str | None
+    client: str | None
+
+
+@dataclass(frozen=True)
+class Offer:
+    sdp: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    candidate: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class MediaState:
+    audio: bool
+    video: bool
+
+
+@dataclass(frozen=True)
+class Ping:
+    pass
+
+
+Message = Join | Offer | Candidate | MediaState | Ping
+
+
+def _str(obj: dict[str, Any], key: str, limit: int, required: bool = True) -> str | None:
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise MessageError("invalid", f"'{key}' must be a non-empty string")
+    if len(value) > limit:
+        raise MessageError("invalid", f"'{key}' is longer than {limit} characters")
+    return value
+
+
+def _bool(obj: dict[str, Any], key: str) -> bool:
+    value = obj.get(key)
+    if not isinstance(value, bool):
+        raise MessageError("invalid", f"'{key}' must be true or false")
+    return value
+
+
+def _join(obj: dict[str, Any]) -> Join:
+    lang = _str(obj, "lang", 35, required=False)
+    if lang is not None and not _LANG.match(lang):
+        raise MessageError("invalid", "'lang' must be a language tag such as 'zh' or 'vi-VN'")
+    return Join(_str(obj, "token", 200, required=False), lang, _str(obj, "client", 200, required=False))
+
+
+def _candidate(obj: dict[str, Any]) -> Candidate:
+    if "candidate" not in obj:
+        raise MessageError("invalid", "'candidate' is required (null means end of candidates)")
+    cand = obj["candidate"]
+    if cand is None:
+        return Candidate(None)
+    if not isinstance(cand, dict):
+        raise MessageError("invalid", "'candidate' must be an object or null")
+    text = cand.get("candidate")
+    if text in ("", None):
+        return Candidate(None)
+    if not isinstance(text, str) or len(text) > MAX_CANDIDATE_CHARS:
+        raise MessageError("invalid", "'candidate.candidate' must be a candidate line")
+    mid, index = cand.get("sdpMid"), cand.get("sdpMLineIndex")
+    if mid is not None and not isinstance(mid, str):
+        raise MessageError("invalid", "'candidate.sdpMid' must be a string")
+    if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+        raise MessageError("invalid", "'candidate.sdpMLineIndex' must be a non-negative integer")
+    if mid is None and index is None:
+        raise MessageError("invalid", "a candidate needs 'sdpMid' or 'sdpMLineIndex'")
+    return Candidate({"candidate": text, "sdpMid": mid, "sdpMLineIndex": index})
+
+
+def _offer(obj: dict[str, Any]) -> Offer:
+    sdp = _str(obj, "sdp", MAX_SDP_CHARS)
+    assert sdp is not None
+    if not sdp.startswith("v=0"):
+        raise MessageError("bad_sdp", "'sdp' is not a session description (must start with v=0)")
+    return Offer(sdp)
+
+
+_PARSERS = {
+    "join": _join,
+    "offer": _offer,
+    "candidate": _candidate,
+    "media-state": lambda o: MediaState(_bool(o, "audio"), _bool(o, "video")),
+    "ping": lambda o: Ping(),
+}
+
+
+def parse(text: str | bytes) -> Message:
+    """Validate one incoming frame into a message object or raise :class:`MessageError`."""
+    size = len(text.encode("utf-8")) if isinstance(text, str) else len(text)
+    if size > MAX_MESSAGE_BYTES:
+        raise MessageError("too_large", f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    try:
+        obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MessageError("bad_json", f"message is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+        raise MessageError("bad_json", "message must be a JSON object with a string 'type'")
+    parser = _PARSERS.get(obj["type"])
+    if parser is None:
+        raise MessageError("unknown_type", f"unknown message type {obj['type'][:40]!r}")
+    return parser(obj)  # type: ignore[no-any-return]
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}

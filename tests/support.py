@@ -1,0 +1,90 @@
+"""Test support: a real server on a free port, and a client that speaks its API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from server.cli import uvicorn_config
+from server.db import repo
+from server.settings import Settings
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    settings: Settings
+    server: uvicorn.Server
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+    def ws_url(self, audit_id: str) -> str:
+        return f"ws://127.0.0.1:{self.settings.port}/ws/audits/{audit_id}"
+
+    @property
+    def ctx(self) -> Any:
+        return self.server.config.loaded_app.app.state.ctx if hasattr(self.server.config, "loaded_app") else None
+
+    async def create_user(self, email: str = "auditor@example.org", name: str = "Ada Auditor") -> str:
+        """Create an auditor and return a bearer API token for it."""
+        app_ctx = self.app_ctx()
+        async with app_ctx.db.session() as s:
+            user = await repo.create_user(s, email, name, PASSWORD)
+            issued = await repo.issue_credential(s, user, "api", None)
+        return issued.token
+
+    def app_ctx(self) -> Any:
+        app = self.server.config.app
+        return app.state.ctx
+
+    def client(self, token: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def live_server(data_dir: Path, **overrides: Any) -> AsyncIterator[LiveServer]:
+    settings = Settings(port=free_port(), data_dir=data_dir, log_level="warning", **overrides)
+    server = uvicorn.Server(uvicorn_config(settings))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield LiveServer(settings, server)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def new_audit(http: httpx.AsyncClient, name: str = "Factory A") -> str:
+    r = await http.post("/api/audits", json={"facility": {"name": name, "country": "VN"}})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def new_invite(http: httpx.AsyncClient, audit_id: str, **body: Any) -> dict[str, Any]:
+    r = await http.post(f"/api/audits/{audit_id}/invites", json=body)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
