@@ -63,7 +63,9 @@ class AccessLogAndHeaders:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"x-frame-options", b"DENY"))
                 headers.append((b"referrer-policy", b"same-origin"))
-                headers.append((b"permissions-policy", b"camera=(self), microphone=(self), geolocation=(self)"))
+                headers.append(
+                    (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=(self)")
+                )
             await send(message)
 
         try:

@@ -27,7 +27,14 @@ def _ice(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) ->
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("data"), show_default=True, envvar=ENV + "DATA_DIR", help="Database and evidence directory.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    envvar=ENV + "DATA_DIR",
+    help="Database and evidence directory.",
+)
 @click.version_option(package_name="virtual-audit")
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path) -> None:
@@ -37,16 +44,75 @@ def main(ctx: click.Context, data_dir: Path) -> None:
 
 def server_options(f: Any) -> Any:
     options = [
-        click.option("--host", default="127.0.0.1", show_default=True, envvar=ENV + "HOST", help="Address to listen on."),
-        click.option("--port", type=int, default=8000, show_default=True, envvar=ENV + "PORT", help="Port to listen on."),
-        click.option("--tls/--no-tls", default=False, envvar=ENV + "TLS", help="Serve HTTPS (needed for phones on the LAN)."),
-        click.option("--certfile", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar=ENV + "CERTFILE", help="TLS certificate (PEM); default: a development certificate."),
-        click.option("--keyfile", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar=ENV + "KEYFILE", help="TLS private key (PEM)."),
-        click.option("--certs-dir", type=click.Path(path_type=Path), default=Path("certs"), show_default=True, envvar=ENV + "CERTS_DIR", help="Where the development CA and certificate live."),
-        click.option("--ice-server", "ice_servers", multiple=True, callback=_ice, envvar=ENV + "ICE_SERVERS", help="STUN/TURN URL, e.g. turn:user:pass@turn.example.org:3478 (repeatable)."),
-        click.option("--public-url", envvar=ENV + "PUBLIC_URL", help="Base URL put in invite links (default: the URL the auditor used)."),
-        click.option("--invite-ttl-minutes", type=int, default=240, show_default=True, envvar=ENV + "INVITE_TTL_MINUTES", help="Default lifetime of staff invites."),
-        click.option("--log-level", default="info", show_default=True, envvar=ENV + "LOG_LEVEL", type=click.Choice(["debug", "info", "warning", "error"])),
+        click.option(
+            "--host",
+            default="127.0.0.1",
+            show_default=True,
+            envvar=ENV + "HOST",
+            help="Address to listen on.",
+        ),
+        click.option(
+            "--port",
+            type=int,
+            default=8000,
+            show_default=True,
+            envvar=ENV + "PORT",
+            help="Port to listen on.",
+        ),
+        click.option(
+            "--tls/--no-tls",
+            default=False,
+            envvar=ENV + "TLS",
+            help="Serve HTTPS (needed for phones on the LAN).",
+        ),
+        click.option(
+            "--certfile",
+            type=click.Path(path_type=Path, exists=True, dir_okay=False),
+            envvar=ENV + "CERTFILE",
+            help="TLS certificate (PEM); default: a development certificate.",
+        ),
+        click.option(
+            "--keyfile",
+            type=click.Path(path_type=Path, exists=True, dir_okay=False),
+            envvar=ENV + "KEYFILE",
+            help="TLS private key (PEM).",
+        ),
+        click.option(
+            "--certs-dir",
+            type=click.Path(path_type=Path),
+            default=Path("certs"),
+            show_default=True,
+            envvar=ENV + "CERTS_DIR",
+            help="Where the development CA and certificate live.",
+        ),
+        click.option(
+            "--ice-server",
+            "ice_servers",
+            multiple=True,
+            callback=_ice,
+            envvar=ENV + "ICE_SERVERS",
+            help="STUN/TURN URL, e.g. turn:user:pass@turn.example.org:3478 (repeatable).",
+        ),
+        click.option(
+            "--public-url",
+            envvar=ENV + "PUBLIC_URL",
+            help="Base URL put in invite links (default: the URL the auditor used).",
+        ),
+        click.option(
+            "--invite-ttl-minutes",
+            type=int,
+            default=240,
+            show_default=True,
+            envvar=ENV + "INVITE_TTL_MINUTES",
+            help="Default lifetime of staff invites.",
+        ),
+        click.option(
+            "--log-level",
+            default="info",
+            show_default=True,
+            envvar=ENV + "LOG_LEVEL",
+            type=click.Choice(["debug", "info", "warning", "error"]),
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -91,14 +157,16 @@ def uvicorn_config(settings: Settings) -> Any:
 @main.command()
 @server_options
 @click.pass_obj
-def serve(obj: dict[str, Any], **kw: Any) -> None:
+def serve(obj: dict[str, Any], /, **kw: Any) -> None:
     """Run the server."""
     import uvicorn
 
     settings = build_settings(obj["data_dir"], **kw)
     configure_logging(settings.log_level)
     config = uvicorn_config(settings)
-    click.echo(f"virtual-audit on {settings.scheme}://{settings.host}:{settings.port}/  (data: {settings.data_dir})")
+    click.echo(
+        f"virtual-audit on {settings.scheme}://{settings.host}:{settings.port}/  (data: {settings.data_dir})"
+    )
     uvicorn.Server(config).run()
 
 
@@ -166,7 +234,7 @@ def user_token(obj: dict[str, Any], email: str, days: int) -> None:
 @main.command()
 @server_options
 @click.pass_obj
-def demo(obj: dict[str, Any], **kw: Any) -> None:
+def demo(obj: dict[str, Any], /, **kw: Any) -> None:
     """Run the server with a demo auditor, an audit and a simulated facility camera."""
     from server.demo import run_demo
 

@@ -37,14 +37,26 @@ async def prepare(settings: Settings) -> tuple[str, str]:
             if user is None:
                 user = await repo.create_user(s, DEMO_EMAIL, "Demo Auditor", DEMO_PASSWORD)
             audit = (
-                await s.execute(select(Audit).where(Audit.facility_name == DEMO_FACILITY, Audit.status == "open"))
-            ).scalars().first()
+                (
+                    await s.execute(
+                        select(Audit).where(Audit.facility_name == DEMO_FACILITY, Audit.status == "open")
+                    )
+                )
+                .scalars()
+                .first()
+            )
             if audit is None:
                 audit = await repo.create_audit(
-                    s, user, title="CTPAT site walkthrough (demo)", facility_name=DEMO_FACILITY,
-                    country="VN", address="Lot 12, Demo Industrial Park, Binh Duong",
+                    s,
+                    user,
+                    title="CTPAT site walkthrough (demo)",
+                    facility_name=DEMO_FACILITY,
+                    country="VN",
+                    address="Lot 12, Demo Industrial Park, Binh Duong",
                 )
-            _, token = await repo.create_invite(s, audit, user, label="Simulated camera", ttl=dt.timedelta(hours=12))
+            _, token = await repo.create_invite(
+                s, audit, user, label="Simulated camera", ttl=dt.timedelta(hours=12)
+            )
             return audit.id, token
     finally:
         await db.close()
@@ -60,12 +72,14 @@ async def run_camera(settings: Settings, audit_id: str, token: str) -> None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE  # our own server on loopback
     while True:
-        client = ParticipantClient(url, token=token, video=SceneTrack(), audio=ToneTrack(), ssl_context=context)
+        client = ParticipantClient(
+            url, token=token, video=SceneTrack(), audio=ToneTrack(), ssl_context=context
+        )
         try:
             await client.connect()
-            while client.pc is not None and client.pc.connectionState not in ("failed", "closed"):
+            while client.pc is not None and client.pc.connectionState not in ("failed", "closed"):  # noqa: ASYNC110
                 await asyncio.sleep(1)
-        except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, ConnectionError) as exc:
             log.warning("simulated camera: %s; retrying", exc)
         finally:
             await client.close()
@@ -81,7 +95,9 @@ async def run_demo(settings: Settings) -> None:
             serving.result()
             return
         await asyncio.sleep(0.05)
-    base = f"{settings.scheme}://{settings.host if settings.host != '0.0.0.0' else '127.0.0.1'}:{settings.port}"
+    base = (
+        f"{settings.scheme}://{settings.host if settings.host != '0.0.0.0' else '127.0.0.1'}:{settings.port}"
+    )
     click.echo(
         f"\nvirtual-audit demo is running.\n"
         f"  Console:  {base}/audits/{audit_id}\n"

@@ -26,7 +26,14 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
 
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+}
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -35,9 +42,10 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
     ctx = request.app.state.ctx
-    return ctx.templates.TemplateResponse(
+    response: Response = ctx.templates.TemplateResponse(
         request,
         "error.html",
         {"title": f"{exc.status_code}", "message": str(exc.detail), "user": None},
         status_code=exc.status_code,
     )
+    return response

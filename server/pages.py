@@ -99,7 +99,9 @@ async def audits_page(request: Request) -> Response:
         return to_login(request)
     async with ctx(request).db.session() as s:
         audits = await repo.list_audits(s)
-    return render(request, "audits.html", {"user": user_json(user), "audits": [audit_json(a) for a in audits]})
+    return render(
+        request, "audits.html", {"user": user_json(user), "audits": [audit_json(a) for a in audits]}
+    )
 
 
 async def audits_create(request: Request) -> Response:
@@ -134,9 +136,25 @@ async def console_page(request: Request) -> Response:
     async with ctx(request).db.session() as s:
         audit = await repo.get_audit(s, request.path_params["audit_id"])
     if audit is None:
-        return render(request, "error.html", {"user": user_json(user), "title": "Audit not found", "message": "There is no audit with this address."}, 404)
-    config = {"audit_id": audit.id, "ws_path": f"/ws/audits/{audit.id}", "role": "auditor", "user_name": user.name}
-    return render(request, "console.html", {"user": user_json(user), "audit": audit_json(audit), "config": config})
+        return render(
+            request,
+            "error.html",
+            {
+                "user": user_json(user),
+                "title": "Audit not found",
+                "message": "There is no audit with this address.",
+            },
+            404,
+        )
+    config = {
+        "audit_id": audit.id,
+        "ws_path": f"/ws/audits/{audit.id}",
+        "role": "auditor",
+        "user_name": user.name,
+    }
+    return render(
+        request, "console.html", {"user": user_json(user), "audit": audit_json(audit), "config": config}
+    )
 
 
 async def join_page(request: Request) -> Response:

@@ -28,7 +28,9 @@ class IceServer:
         """Parse ``stun:host:port`` or ``turn:user:pass@host:port?transport=tcp``."""
         scheme, sep, rest = text.partition(":")
         if not sep or scheme not in ("stun", "stuns", "turn", "turns") or not rest:
-            raise SettingsError(f"ice server must look like stun:HOST[:PORT] or turn:USER:PASS@HOST[:PORT], got {scheme!r}")
+            raise SettingsError(
+                f"ice server must look like stun:HOST[:PORT] or turn:USER:PASS@HOST[:PORT], got {scheme!r}"
+            )
         if "@" not in rest:
             return cls(urls=text)
         creds, _, host = rest.rpartition("@")

@@ -1,4 +1,7 @@
-"""Simulated facility camera: generated scenes, pre-encoded clips and a tone, for the demo, tests and benchmark."""
+"""Simulated facility camera: generated scenes, pre-encoded clips and a tone.
+
+Used by the demo, the tests and the benchmark.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,17 @@ import fractions
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 import cv2
 import numpy as np
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import (
+    AudioStreamTrack,
+    MediaStreamError,
+    MediaStreamTrack,
+    VideoStreamTrack,
+)
 
 from server.media import framecode
 from server.media.frames import VIDEO_CLOCK, is_keyframe
@@ -29,13 +38,35 @@ def scene(width: int, height: int, number: int, label: str = "") -> np.ndarray:
     t = number / 30.0
     cx = int((0.5 + 0.35 * math.sin(t * 0.7)) * width)
     w, h = width // 4, height // 4
-    cv2.rectangle(img, (cx - w // 2, height // 2 - h // 2), (cx + w // 2, height // 2 + h // 2), (40, 90, 200), -1)
-    cv2.rectangle(img, (cx - w // 2, height // 2 - h // 2), (cx + w // 2, height // 2 + h // 2), (255, 255, 255), 2)
+    cv2.rectangle(
+        img, (cx - w // 2, height // 2 - h // 2), (cx + w // 2, height // 2 + h // 2), (40, 90, 200), -1
+    )
+    cv2.rectangle(
+        img, (cx - w // 2, height // 2 - h // 2), (cx + w // 2, height // 2 + h // 2), (255, 255, 255), 2
+    )
     scale = max(width / 1280, 0.4)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
-    cv2.putText(img, stamp, (framecode.MARGIN, height - int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
+    cv2.putText(
+        img,
+        stamp,
+        (framecode.MARGIN, height - int(30 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        1.2 * scale,
+        (255, 255, 255),
+        max(1, int(2 * scale)),
+        cv2.LINE_AA,
+    )
     if label:
-        cv2.putText(img, label, (framecode.MARGIN, int(90 * scale) + framecode.CELL), cv2.FONT_HERSHEY_SIMPLEX, 1.0 * scale, (230, 230, 230), max(1, int(2 * scale)), cv2.LINE_AA)
+        cv2.putText(
+            img,
+            label,
+            (framecode.MARGIN, int(90 * scale) + framecode.CELL),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            1.0 * scale,
+            (230, 230, 230),
+            max(1, int(2 * scale)),
+            cv2.LINE_AA,
+        )
     framecode.burn(img, number)
     return img
 
@@ -73,7 +104,12 @@ class EncodedClip:
 
 
 def encode_clip(
-    frames: int = 150, width: int = 1280, height: int = 720, fps: int = 30, gop: int = 30, bitrate: int = 2_000_000
+    frames: int = 150,
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 30,
+    gop: int = 30,
+    bitrate: int = 2_000_000,
 ) -> EncodedClip:
     """Encode ``frames`` synthetic frames with frame numbers 0..frames-1 to VP8 (blocking)."""
     ctx = av.CodecContext.create("libvpx", "w")
@@ -84,7 +120,9 @@ def encode_clip(
     ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "keyint_min": str(gop)}
     clip = EncodedClip("VP8", fps, width, height)
     for n in range(frames):
-        picture = av.VideoFrame.from_ndarray(scene(width, height, n), format="bgr24").reformat(format="yuv420p")
+        picture = av.VideoFrame.from_ndarray(scene(width, height, n), format="bgr24").reformat(
+            format="yuv420p"
+        )
         picture.pts = n
         if n % gop == 0:
             picture.pict_type = av.video.frame.PictureType.I
@@ -108,7 +146,7 @@ class ClipReplayTrack(MediaStreamTrack):
         self.sent_ns: list[int] = []  # send time (time.time_ns) of the n-th frame sent
         self._start: float | None = None
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -137,6 +175,7 @@ class ToneTrack(AudioStreamTrack):
 
     async def recv(self) -> av.AudioFrame:
         frame = await super().recv()  # paced silence, 20 ms at 48 kHz
+        assert isinstance(frame, av.AudioFrame)
         n = frame.samples
         t = (self._samples + np.arange(n)) / 48_000
         envelope = ((t % 1.0) < 0.15).astype(np.float32)

@@ -49,13 +49,20 @@ def lan_addresses() -> list[str]:
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     path.chmod(0o600)
 
 
 def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "virtual-audit development"), x509.NameAttribute(NameOID.COMMON_NAME, common)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "virtual-audit development"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common),
+        ]
+    )
 
 
 def _load_or_make_ca(certs: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -76,7 +83,9 @@ def _load_or_make_ca(certs: Path) -> tuple[x509.Certificate, ec.EllipticCurvePri
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=825))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
         .sign(key, hashes.SHA256())
     )
     _write_key(key_path, key)
@@ -91,7 +100,9 @@ def _covers(cert_path: Path, names: list[str]) -> bool:
     if cert.not_valid_after_utc < dt.datetime.now(dt.UTC) + dt.timedelta(days=7):
         return False
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    have = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)} | set(san.get_values_for_type(x509.DNSName))
+    have = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)} | set(
+        san.get_values_for_type(x509.DNSName)
+    )
     return set(names) <= have
 
 
@@ -128,6 +139,8 @@ def ensure_dev_certificate(certs: Path, addresses: list[str] | None = None) -> t
 def server_tls_files(settings: Settings) -> tuple[Path, Path]:
     """The certificate and key to serve with: the configured ones, or development ones."""
     if settings.certfile is not None and settings.keyfile is not None:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(settings.certfile, settings.keyfile)
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            settings.certfile, settings.keyfile
+        )
         return settings.certfile, settings.keyfile
     return ensure_dev_certificate(settings.certs_dir)

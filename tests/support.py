@@ -40,7 +40,9 @@ class LiveServer:
 
     @property
     def ctx(self) -> Any:
-        return self.server.config.loaded_app.app.state.ctx if hasattr(self.server.config, "loaded_app") else None
+        return (
+            self.server.config.loaded_app.app.state.ctx if hasattr(self.server.config, "loaded_app") else None
+        )
 
     async def create_user(self, email: str = "auditor@example.org", name: str = "Ada Auditor") -> str:
         """Create an auditor and return a bearer API token for it."""

@@ -89,7 +89,11 @@ async def create_invite(request: Request) -> Response:
     label = text_field(body, "label", limit=200)
     ttl = body.get("ttl_minutes", settings.invite_ttl_minutes)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= settings.max_invite_ttl_minutes:
-        raise ApiError(422, "invalid", f"'ttl_minutes' must be a whole number from 1 to {settings.max_invite_ttl_minutes}")
+        raise ApiError(
+            422,
+            "invalid",
+            f"'ttl_minutes' must be a whole number from 1 to {settings.max_invite_ttl_minutes}",
+        )
     async with ctx(request).db.session() as s:
         invite, token = await repo.create_invite(s, audit, user, label=label, ttl=dt.timedelta(minutes=ttl))
     url = join_url(request, token)

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import Audit, AuditEvent, Credential, Invite, User, utcnow
 from server.secrets_util import hash_password, new_token, token_digest, verify_password
 
-
 _DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 
 
@@ -32,7 +31,11 @@ class IssuedSecret:
 
 
 async def create_user(s: AsyncSession, email: str, name: str, password: str) -> User:
-    user = User(email=email.strip().lower(), name=name.strip(), password_hash=await asyncio.to_thread(hash_password, password))
+    user = User(
+        email=email.strip().lower(),
+        name=name.strip(),
+        password_hash=await asyncio.to_thread(hash_password, password),
+    )
     s.add(user)
     try:
         await s.commit()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import websockets
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from server.media.frames import FrameSink
 from server.media.peer import rtc_configuration
@@ -61,7 +61,7 @@ class ParticipantClient:
         self._reader: asyncio.Task[None] | None = None
         self.on_message: Callable[[dict[str, Any]], None] | None = None
 
-    async def connect(self, timeout: float = 15.0) -> None:
+    async def connect(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109
         """Join and negotiate media; returns when the peer connection is connected."""
         self._ws = await websockets.connect(
             self.ws_url, additional_headers=self.headers, ssl=self.ssl_context, max_size=2**20
@@ -75,10 +75,12 @@ class ParticipantClient:
             raise ConnectionError(f"join refused: {welcome}")
         self.messages.append(welcome)
         self._reader = asyncio.create_task(self._read())
-        ice = tuple(IceServer(s["urls"], s.get("username"), s.get("credential")) for s in welcome["ice_servers"])
+        ice = tuple(
+            IceServer(s["urls"], s.get("username"), s.get("credential")) for s in welcome["ice_servers"]
+        )
         await self._negotiate(ice, timeout)
 
-    async def _negotiate(self, ice: tuple[IceServer, ...], timeout: float) -> None:
+    async def _negotiate(self, ice: tuple[IceServer, ...], timeout: float) -> None:  # noqa: ASYNC109
         pc = self.pc = RTCPeerConnection(rtc_configuration(ice))
 
         @pc.on("connectionstatechange")
@@ -101,8 +103,10 @@ class ParticipantClient:
         if self.video_codec:
             for t in pc.getTransceivers():
                 if t.kind == "video":
-                    caps = RTCRtpReceiver.getCapabilities("video").codecs
-                    t.setCodecPreferences([c for c in caps if c.mimeType in (f"video/{self.video_codec}", "video/rtx")])
+                    caps = RTCRtpSender.getCapabilities("video").codecs
+                    t.setCodecPreferences(
+                        [c for c in caps if c.mimeType in (f"video/{self.video_codec}", "video/rtx")]
+                    )
         for t in pc.getTransceivers():
             sink = self.tap.get(t.kind)
             if sink is not None:

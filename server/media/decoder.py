@@ -8,6 +8,7 @@ thread with a bounded input queue; when it is full the worker skips to the next 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -53,18 +54,16 @@ class DecodeWorker:
                 self._queue.put_nowait(None)
                 return
             except queue.Full:
-                try:
+                with contextlib.suppress(queue.Empty):
                     self._queue.get_nowait()
-                except queue.Empty:
-                    pass
 
     def _run(self) -> None:
         codec_name: str | None = None
-        ctx: av.CodecContext | None = None
+        ctx: av.VideoCodecContext | None = None
         while (frame := self._queue.get()) is not None:
             if frame.codec != codec_name:
                 codec_name = frame.codec
-                ctx = av.CodecContext.create("libvpx" if codec_name == "VP8" else "h264", "r")
+                ctx = av.VideoCodecContext.create("libvpx" if codec_name == "VP8" else "h264", "r")
             assert ctx is not None
             try:
                 pictures = ctx.decode(av.Packet(frame.data))

@@ -79,12 +79,15 @@ class Room:
     _decoded_consumers: list[DecodedSink] = field(default_factory=list)
     _decoder: DecodeWorker | None = None
     _watchdog: asyncio.Task[None] | None = None
+    _state_task: asyncio.Future[None] | None = None
 
     # -- participants -------------------------------------------------------------------
     async def add(self, participant: Participant) -> None:
         self.participants[participant.id] = participant
         self.outputs[participant.id] = _Outputs()
-        await self.broadcast({"type": "participant-joined", "participant": participant.public()}, skip=participant.id)
+        await self.broadcast(
+            {"type": "participant-joined", "participant": participant.public()}, skip=participant.id
+        )
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch())
 
@@ -140,7 +143,9 @@ class Room:
                 track.stop()
         self._update_decoder()
 
-    def attach_receiver(self, participant_id: str, tap_factory: Callable[[FrameSink], ReceiverTap], kind: str) -> ReceiverTap:
+    def attach_receiver(
+        self, participant_id: str, tap_factory: Callable[[FrameSink], ReceiverTap], kind: str
+    ) -> ReceiverTap:
         """Tap a participant's incoming track and route its frames."""
         role = self.participants[participant_id].role
         if kind == "video" and role == "staff":
@@ -202,7 +207,7 @@ class Room:
         source.last_ns = frame.arrival_ns
         source.frames += 1
         if self.media_state != "live":
-            asyncio.ensure_future(self._set_media_state("live"))
+            self._state_task = asyncio.ensure_future(self._set_media_state("live"))
         for outs in self.outputs.values():
             if outs.video is not None and outs.video.codec == frame.codec:
                 outs.video.push(frame)
@@ -221,7 +226,10 @@ class Room:
 
     def _update_decoder(self) -> None:
         codec = self.video_codec()
-        mismatch = any(o.video is not None and codec and o.video.codec != codec and o.video.readyState == "live" for o in self.outputs.values())
+        mismatch = any(
+            o.video is not None and codec and o.video.codec != codec and o.video.readyState == "live"
+            for o in self.outputs.values()
+        )
         wanted = bool(self._decoded_consumers) or mismatch
         if wanted and self._decoder is None:
             self._decoder = DecodeWorker(asyncio.get_running_loop(), self._on_decoded)
@@ -231,7 +239,11 @@ class Room:
 
     def _on_phone_audio(self, frame: EncodedFrame) -> None:
         for pid, outs in self.outputs.items():
-            if outs.audio is not None and self.participants.get(pid, None) and self.participants[pid].role == "auditor":
+            if (
+                outs.audio is not None
+                and self.participants.get(pid, None)
+                and self.participants[pid].role == "auditor"
+            ):
                 outs.audio.push(frame)
         for sink in self._audio_consumers:
             sink(frame)

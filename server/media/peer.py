@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import (
@@ -17,12 +18,15 @@ from aiortc import (
     RTCIceCandidate,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpReceiver,
     RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc import sdp as aiortc_sdp
 from aiortc.sdp import candidate_from_sdp
 
+from server.media.frames import FrameSink
 from server.media.hub import Room
 from server.media.tap import ReceiverTap, on_keyframe_request
 from server.settings import IceServer
@@ -66,17 +70,26 @@ class PeerSession:
 def rtc_configuration(ice_servers: tuple[IceServer, ...]) -> RTCConfiguration:
     # With no iceServers aiortc would contact a public STUN server: pass ours, even if none.
     return RTCConfiguration(
-        iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in ice_servers]
+        iceServers=[
+            RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in ice_servers
+        ]
     )
 
 
-def _prefer(kind: str, first: str | None) -> list[object]:
+def _prefer(kind: str, first: str | None) -> list[RTCRtpCodecCapability]:
     caps = RTCRtpSender.getCapabilities(kind).codecs
     if kind == "audio":
         return [c for c in caps if c.mimeType.lower() == "audio/opus"]
     wanted = [c for c in caps if c.mimeType in PASSTHROUGH_CODECS or c.mimeType == "video/rtx"]
     order = {f"video/{first}": 0} if first else {}
-    return sorted(wanted, key=lambda c: (c.mimeType == "video/rtx", order.get(c.mimeType, 1), PASSTHROUGH_CODECS.index(c.mimeType) if c.mimeType in PASSTHROUGH_CODECS else 9))
+    return sorted(
+        wanted,
+        key=lambda c: (
+            c.mimeType == "video/rtx",
+            order.get(c.mimeType, 1),
+            PASSTHROUGH_CODECS.index(c.mimeType) if c.mimeType in PASSTHROUGH_CODECS else 9,
+        ),
+    )
 
 
 def negotiated_video_codec(sdp_text: str) -> str | None:
@@ -113,6 +126,10 @@ def add_bitrate_hints(sdp_text: str) -> str:
     return "\r\n".join(out)
 
 
+def tap_factory(receiver: RTCRtpReceiver) -> Callable[[FrameSink], ReceiverTap]:
+    return lambda sink: ReceiverTap(receiver, sink)
+
+
 async def answer(
     room: Room, participant_id: str, offer_sdp: str, ice_servers: tuple[IceServer, ...]
 ) -> tuple[PeerSession, str]:
@@ -128,9 +145,7 @@ async def answer(
     outs = room.new_outputs(participant_id)
     for transceiver in pc.getTransceivers():
         kind = transceiver.kind
-        session.taps.append(
-            room.attach_receiver(participant_id, lambda sink, r=transceiver.receiver: ReceiverTap(r, sink), kind)
-        )
+        session.taps.append(room.attach_receiver(participant_id, tap_factory(transceiver.receiver), kind))
         first = room.video_codec() or "VP8"
         with contextlib.suppress(Exception):
             transceiver.setCodecPreferences(_prefer(kind, first))

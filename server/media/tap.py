@@ -99,7 +99,7 @@ class TapBuffer(JitterBuffer):
 
     def _deliver_video(self, packets: list[RtpPacket]) -> None:
         first = packets[0]
-        data = b"".join(p._data for p in packets)  # depayloaded by the receiver
+        data = b"".join(p._data for p in packets)  # type: ignore[attr-defined]  # set by the receiver
         codec = self._codec_name(first.payload_type)
         self.codec_name = codec
         self._sink(
@@ -126,7 +126,7 @@ class TapBuffer(JitterBuffer):
             EncodedFrame(
                 kind="audio",
                 codec=codec,
-                data=packet._data,
+                data=packet._data,  # type: ignore[attr-defined]
                 rtp_timestamp=packet.timestamp,
                 arrival_ns=time.time_ns(),
                 keyframe=True,
@@ -161,7 +161,4 @@ class ReceiverTap:
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Any) -> None:
     """Route a viewer's PLI/FIR to ``callback`` instead of aiortc's encoder flag."""
-    sender._send_keyframe = callback
-
-
-
+    sender._send_keyframe = callback  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ import asyncio
 import fractions
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -99,7 +100,7 @@ class ForwardTrack(MediaStreamTrack):
         self._out_ts += step
         return self._out_ts
 
-    async def recv(self) -> av.Packet | av.VideoFrame:
+    async def recv(self) -> av.Packet[Any] | av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
         item = await self._queue.get()

@@ -105,7 +105,9 @@ class Connection:
         room = self.app.hub.room(self.audit.id)
         self.participant, self.room = participant, room
         async with self.app.db.session() as s:
-            await repo.record_event(s, self.audit.id, "join", actor, {"role": role, "participant": participant.id})
+            await repo.record_event(
+                s, self.audit.id, "join", actor, {"role": role, "participant": participant.id}
+            )
         await self.send(
             {
                 "type": "welcome",
@@ -128,13 +130,17 @@ class Connection:
             async with self.app.db.session() as s:
                 invite = await repo.valid_invite(s, msg.token)
             if invite is None:
-                raise Refused(CLOSE_UNAUTHORIZED, "unauthorized", "this invite link is invalid, expired or revoked")
+                raise Refused(
+                    CLOSE_UNAUTHORIZED, "unauthorized", "this invite link is invalid, expired or revoked"
+                )
             if invite.audit_id != self.audit.id:
                 raise Refused(CLOSE_UNAUTHORIZED, "unauthorized", "this invite is for another audit")
             return "staff", invite.label or "Facility staff", f"invite:{invite.id}"
         user = await current_user(self.ws)
         if user is None:
-            raise Refused(CLOSE_UNAUTHORIZED, "unauthorized", "sign in as an auditor, or join with an invite token")
+            raise Refused(
+                CLOSE_UNAUTHORIZED, "unauthorized", "sign in as an auditor, or join with an invite token"
+            )
         return "auditor", user.name, f"user:{user.id}"
 
     async def offer(self, msg: m.Offer) -> None:
@@ -143,7 +149,9 @@ class Connection:
         if old is not None:
             await old.close()
         try:
-            session, sdp = await answer(self.room, self.participant.id, msg.sdp, self.app.settings.ice_servers)
+            session, sdp = await answer(
+                self.room, self.participant.id, msg.sdp, self.app.settings.ice_servers
+            )
         except OfferError as exc:
             raise m.MessageError("bad_sdp", str(exc)) from exc
         self.peer = session
@@ -156,7 +164,9 @@ class Connection:
             await self.app.hub.leave(self.audit.id, self.participant.id)
             with contextlib.suppress(Exception):
                 async with self.app.db.session() as s:
-                    await repo.record_event(s, self.audit.id, "leave", self.participant.role, {"participant": self.participant.id})
+                    await repo.record_event(
+                        s, self.audit.id, "leave", self.participant.role, {"participant": self.participant.id}
+                    )
         with contextlib.suppress(asyncio.QueueFull):
             self.outbox.put_nowait(None)
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):

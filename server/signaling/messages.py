@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,12 +113,20 @@ def _offer(obj: dict[str, Any]) -> Offer:
     return Offer(sdp)
 
 
-_PARSERS = {
+def _media_state(obj: dict[str, Any]) -> MediaState:
+    return MediaState(_bool(obj, "audio"), _bool(obj, "video"))
+
+
+def _ping(obj: dict[str, Any]) -> Ping:
+    return Ping()
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "join": _join,
     "offer": _offer,
     "candidate": _candidate,
-    "media-state": lambda o: MediaState(_bool(o, "audio"), _bool(o, "video")),
-    "ping": lambda o: Ping(),
+    "media-state": _media_state,
+    "ping": _ping,
 }
 
 
@@ -135,7 +144,7 @@ def parse(text: str | bytes) -> Message:
     parser = _PARSERS.get(obj["type"])
     if parser is None:
         raise MessageError("unknown_type", f"unknown message type {obj['type'][:40]!r}")
-    return parser(obj)  # type: ignore[no-any-return]
+    return parser(obj)
 
 
 def error(code: str, message: str) -> dict[str, Any]:
