@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -71,8 +72,8 @@ async def session(server: LiveServer, api_token: str) -> AsyncIterator[Session]:
         await asyncio.gather(*(c.close() for c in s.clients))
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
+async def wait_for(predicate: Callable[[], bool], seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.05)):
         if predicate():
             return
         await asyncio.sleep(0.05)
@@ -94,7 +95,7 @@ async def test_video_arrives_byte_identical_and_in_order(session: Session, clip:
     assert None not in positions
     # The first forwarded frame is a keyframe, and frames follow each other without gaps or reordering.
     assert received[0].keyframe and clip.keyframes[positions[0]]  # type: ignore[index]
-    steps = {(b - a) % len(clip.frames) for a, b in zip(positions, positions[1:], strict=False)}  # type: ignore[operator]
+    steps = {(b - a) % len(clip.frames) for a, b in itertools.pairwise(positions)}  # type: ignore[operator]
     assert steps == {1}
     assert auditor.media_live.is_set()
     assert track.sent >= len(received)
@@ -109,7 +110,7 @@ async def test_audio_flows_both_ways(session: Session, clip: EncodedClip) -> Non
     for frames in (at_auditor, at_phone):
         assert {f.codec for f in frames} == {"opus"}
         stamps = [f.rtp_timestamp for f in frames]
-        assert all((b - a) % 2**32 < 48_000 for a, b in zip(stamps, stamps[1:], strict=False))
+        assert all((b - a) % 2**32 < 48_000 for a, b in itertools.pairwise(stamps))
 
 
 async def test_phone_rejoin_resumes_video_without_the_auditor_reconnecting(
@@ -121,12 +122,12 @@ async def test_phone_rejoin_resumes_video_without_the_auditor_reconnecting(
     phone, _ = await session.phone(clip, lambda f: None)
     await wait_for(lambda: len(received) >= 30)
     await phone.close()
-    await wait_for(lambda: not auditor.media_live.is_set(), timeout=6)
+    await wait_for(lambda: not auditor.media_live.is_set(), seconds=6)
     count_at_drop = len(received)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await session.phone(clip, lambda f: None)
-    await wait_for(lambda: len(received) >= count_at_drop + 30, timeout=10)
+    await wait_for(lambda: len(received) >= count_at_drop + 30, seconds=10)
     assert loop.time() - started < 5
     assert auditor.pc is pc_before and auditor.pc is not None
     assert auditor.pc.connectionState == "connected"
