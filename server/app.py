@@ -31,6 +31,17 @@ from server.signaling.endpoint import routes as ws_routes
 
 log = logging.getLogger("virtual_audit.access")
 _SECRET_PATH = re.compile(r"^(/join/)[^/?]+")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=(self), screen-wake-lock=(self)"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        b"connect-src 'self' ws: wss:; frame-ancestors 'none'",
+    ),
+]
 
 
 def web_dir() -> Path:
@@ -60,12 +71,8 @@ class AccessLogAndHeaders:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = message.setdefault("headers", [])
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"x-frame-options", b"DENY"))
-                headers.append((b"referrer-policy", b"same-origin"))
-                headers.append(
-                    (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=(self)")
-                )
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
             await send(message)
 
         try:

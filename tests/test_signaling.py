@@ -124,7 +124,7 @@ async def test_other_participants_are_unaffected_by_a_misbehaving_one(
             joined = json.loads(await auditor.recv())
             assert joined["type"] == "participant-joined" and joined["participant"]["role"] == "staff"
             for _ in range(20):
-                await staff.send("garbage")
+                assert (await exchange(staff, "garbage"))["code"] == "bad_json"
             await staff.send(json.dumps({"type": "media-state", "audio": False, "video": True}))
             updated = json.loads(await asyncio.wait_for(auditor.recv(), 5))
             assert updated["type"] == "participant-updated" and updated["participant"]["audio"] is False

@@ -1,0 +1,5 @@
+// Audit list: show creation times in the viewer's own time zone.
+
+import { localizeTimes } from './dom.js';
+
+localizeTimes();
