@@ -121,6 +121,7 @@ async def test_other_participants_are_unaffected_by_a_misbehaving_one(
         await auditor.recv()
         async with websockets.connect(server.ws_url(audit_id)) as staff:
             await exchange(staff, {"type": "join", "token": invite["token"]})
+            assert json.loads(await staff.recv())["type"] == "media"
             joined = json.loads(await auditor.recv())
             assert joined["type"] == "participant-joined" and joined["participant"]["role"] == "staff"
             for _ in range(20):
