@@ -238,6 +238,8 @@ def demo(obj: dict[str, Any], /, **kw: Any) -> None:
     """Run the server with a demo auditor, an audit and a simulated facility camera."""
     from server.demo import run_demo
 
+    if kw["log_level"] == "info":
+        kw["log_level"] = "warning"  # the demo prints what matters itself
     settings = build_settings(obj["data_dir"], **kw)
-    configure_logging("warning" if settings.log_level == "info" else settings.log_level)
+    configure_logging(settings.log_level)
     asyncio.run(run_demo(settings))

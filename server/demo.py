@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 DEMO_EMAIL = "demo@virtual-audit.example"
 DEMO_PASSWORD = "demo-auditor"
 DEMO_FACILITY = "Demo Garment Factory No. 3"
+CAMERA_LABEL = "Simulated camera"
 
 
 async def prepare(settings: Settings) -> tuple[str, str]:
@@ -54,8 +55,11 @@ async def prepare(settings: Settings) -> tuple[str, str]:
                     country="VN",
                     address="Lot 12, Demo Industrial Park, Binh Duong",
                 )
+            for old in await repo.list_invites(s, audit.id):
+                if old.label == CAMERA_LABEL:
+                    await repo.revoke_invite(s, audit.id, old.id)
             _, token = await repo.create_invite(
-                s, audit, user, label="Simulated camera", ttl=dt.timedelta(hours=12)
+                s, audit, user, label=CAMERA_LABEL, ttl=dt.timedelta(hours=12)
             )
             return audit.id, token
     finally:

@@ -40,7 +40,7 @@ def camera_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def browser(camera_clip: Path) -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+    if not os.path.exists(CHROMIUM) and shutil.which("chromium") is None:  # noqa: ASYNC240
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package (make test does)")
     async with async_playwright() as p:
         b = await p.chromium.launch(

@@ -28,7 +28,9 @@ async def sign_in(page: Page, server: LiveServer, next_path: str) -> None:
 
 
 async def open_staff(browser: Browser, url: str) -> Page:
-    context = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    context = await browser.new_context(
+        viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
     page = await context.new_page()
     await page.goto(url)
     await page.get_by_test_id("start").click()
@@ -58,7 +60,9 @@ async def test_auditor_sees_the_staff_camera(server: LiveServer, api_token: str,
 
     staff = await open_staff(browser, invite["url"])
     await expect(staff.get_by_test_id("local-video")).to_be_visible()
-    await expect(staff.get_by_test_id("connection-state")).to_have_attribute("data-state", "connected", timeout=20_000)
+    await expect(staff.get_by_test_id("connection-state")).to_have_attribute(
+        "data-state", "connected", timeout=20_000
+    )
     await expect(state).to_have_attribute("data-state", "connected", timeout=20_000)
 
     first = await decoded_frames(console)
