@@ -24,7 +24,7 @@ chromium:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check server recorder tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: $(STAMP) chromium lint

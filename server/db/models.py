@@ -6,7 +6,19 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -109,3 +121,54 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(300))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Evidence(Base):
+    """A still, capture or photo: the JPEG lives in the blob store, its facts here."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        UniqueConstraint("audit_id", "seq", name="uq_evidence_audit_seq"),
+        Index("ix_evidence_audit_kind", "audit_id", "kind", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))  # "still" | "capture" | "photo"
+    captured_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # server clock, frame arrival
+    arrival_ns: Mapped[int] = mapped_column(BigInteger)
+    media_time: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds on the phone's clock
+    rtp_timestamp: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    sharpness: Mapped[float] = mapped_column(Float)
+    checkpoint: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    requested_by: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    segment_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    blob: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Segment(Base):
+    """A closed segment of the lossless recording and its per-frame index."""
+
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("audit_id", "seq", name="uq_segments_audit_seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(20))
+    start_ns: Mapped[int] = mapped_column(BigInteger)
+    end_ns: Mapped[int] = mapped_column(BigInteger)
+    video_frames: Mapped[int] = mapped_column(Integer)
+    audio_frames: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    index_sha256: Mapped[str] = mapped_column(String(64))
+    blob: Mapped[str] = mapped_column(String(500))
+    index_blob: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
