@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -20,12 +21,14 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.api import audits as audits_api
+from server.api import evidence as evidence_api
 from server.context import AppContext
 from server.db.engine import open_database
 from server.errors import ApiError, api_error_handler, http_error_handler
 from server.media.hub import Hub
 from server.media.tap import check_internals
 from server.pages import routes as page_routes
+from server.recording import Recorders
 from server.settings import Settings
 from server.signaling.endpoint import routes as ws_routes
 
@@ -101,17 +104,22 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = await open_database(settings.database_url)
-        hub = Hub(keyframe_interval=settings.keyframe_interval)
-        app.state.ctx = AppContext(settings=settings, db=db, hub=hub, templates=make_templates())
+        recorders = Recorders(db, settings)
+        hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=recorders.attach)
+        app.state.ctx = AppContext(
+            settings=settings, db=db, hub=hub, recorders=recorders, templates=make_templates()
+        )
         try:
             yield
         finally:
             await hub.close()
+            await asyncio.to_thread(recorders.close)
             await db.close()
 
     routes = [
         *page_routes,
         *audits_api.routes,
+        *evidence_api.routes,
         *ws_routes,
         Mount("/static", app=StaticFiles(directory=web_dir() / "static"), name="static"),
     ]

@@ -9,6 +9,7 @@ from starlette.templating import Jinja2Templates
 
 from server.db.engine import Database
 from server.media.hub import Hub
+from server.recording import Recorders
 from server.settings import Settings
 
 
@@ -17,6 +18,7 @@ class AppContext:
     settings: Settings
     db: Database
     hub: Hub
+    recorders: Recorders
     templates: Jinja2Templates
 
 

@@ -66,6 +66,10 @@ class Settings:
     invite_ttl_minutes: int = 240
     max_invite_ttl_minutes: int = 7 * 24 * 60
     keyframe_interval: float = 3.0
+    still_interval: float = 1.0
+    still_quality: int = 85
+    capture_window_ms: int = 500
+    segment_seconds: float = 10.0
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -79,12 +83,22 @@ class Settings:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise SettingsError("public URL must be an absolute http(s) URL")
+        if not 1 <= self.still_quality <= 100:
+            raise SettingsError("still quality must be 1-100")
+        if self.still_interval <= 0 or self.segment_seconds <= 0 or not 0 <= self.capture_window_ms <= 5000:
+            raise SettingsError(
+                "still interval and segment length must be positive; capture window 0-5000 ms"
+            )
         if self.invite_ttl_minutes <= 0 or self.session_hours <= 0:
             raise SettingsError("lifetimes must be positive")
 
     @property
     def database_url(self) -> str:
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'virtual-audit.db'}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
 
     @property
     def scheme(self) -> str:

@@ -76,3 +76,21 @@ class DecodeWorker:
                     self._loop.call_soon_threadsafe(self._sink, picture, frame)
                 except RuntimeError:  # loop closed during shutdown
                     return
+
+
+class ChainDecoder:
+    """Decodes a run of frames that starts at a keyframe (blocking: call from a worker thread)."""
+
+    def __init__(self) -> None:
+        self._codec: str | None = None
+        self._ctx: av.VideoCodecContext | None = None
+
+    def decode(self, frame: EncodedFrame) -> list[av.VideoFrame]:
+        if frame.codec != self._codec or self._ctx is None:
+            self._codec = frame.codec
+            self._ctx = av.VideoCodecContext.create("libvpx" if frame.codec == "VP8" else "h264", "r")
+        try:
+            return list(self._ctx.decode(av.Packet(frame.data)))
+        except av.FFmpegError as exc:
+            log.debug("decode failed: %s", exc)
+            return []

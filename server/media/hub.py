@@ -78,6 +78,8 @@ class Room:
     _audio_consumers: list[FrameSink] = field(default_factory=list)
     _decoded_consumers: list[DecodedSink] = field(default_factory=list)
     _decoder: DecodeWorker | None = None
+    _source_listeners: list[Callable[[], None]] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _watchdog: asyncio.Task[None] | None = None
     _state_task: asyncio.Future[None] | None = None
 
@@ -155,6 +157,8 @@ class Room:
                     if outs.video is not None:
                         outs.video.source_changed()
             self.source = _VideoSource(participant_id, tap)
+            for listener in self._source_listeners:
+                listener()
             return tap
         if kind == "audio" and role == "staff":
             return tap_factory(lambda f: self._on_phone_audio(f))
@@ -182,6 +186,13 @@ class Room:
         target = self._video_consumers if kind == "video" else self._audio_consumers
         target.append(sink)
         return lambda: target.remove(sink) if sink in target else None
+
+    def on_source_change(self, listener: Callable[[], None]) -> None:
+        """Be told when a (new) phone becomes the video source, e.g. after a rejoin."""
+        self._source_listeners.append(listener)
+
+    def is_live(self) -> bool:
+        return self.media_state == "live" and self.source is not None
 
     def subscribe_decoded(self, sink: DecodedSink) -> Callable[[], None]:
         """Receive decoded pictures of the phone's video (decoding runs only while subscribed)."""
@@ -277,6 +288,7 @@ class Room:
         self._watchdog = None
 
     async def close(self) -> None:
+        await asyncio.gather(*(closer() for closer in self.closers), return_exceptions=True)
         for pid in list(self.outputs):
             self._stop_outputs(pid)
         if self._decoder is not None:
@@ -291,14 +303,19 @@ class Room:
 class Hub:
     """All live rooms of this process."""
 
-    def __init__(self, keyframe_interval: float = 3.0) -> None:
+    def __init__(
+        self, keyframe_interval: float = 3.0, on_new_room: Callable[[Room], None] | None = None
+    ) -> None:
         self.rooms: dict[str, Room] = {}
         self.keyframe_interval = keyframe_interval
+        self.on_new_room = on_new_room
 
     def room(self, audit_id: str) -> Room:
         room = self.rooms.get(audit_id)
         if room is None:
             room = self.rooms[audit_id] = Room(audit_id, self.keyframe_interval)
+            if self.on_new_room is not None:
+                self.on_new_room(room)
         return room
 
     async def leave(self, audit_id: str, participant_id: str) -> None:

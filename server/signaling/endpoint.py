@@ -11,12 +11,14 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from server.api.evidence import evidence_json
 from server.auth import current_user
 from server.context import AppContext, ctx
 from server.db import repo
 from server.db.models import Audit
 from server.media.hub import Participant, Room
 from server.media.peer import OfferError, PeerSession, answer
+from server.recording import CaptureError
 from server.signaling import messages as m
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ class Connection:
         self.participant: Participant | None = None
         self.room: Room | None = None
         self.peer: PeerSession | None = None
+        self.actor = ""
+        self.tasks: set[asyncio.Task[None]] = set()
         self.writer = asyncio.create_task(self._write())
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -93,6 +97,8 @@ class Connection:
                 await self.peer.add_candidate(msg.candidate)
             except (ValueError, IndexError) as exc:
                 raise m.MessageError("invalid", f"bad candidate: {exc}") from exc
+        elif isinstance(msg, m.Capture):
+            self.start_capture(msg)
         elif isinstance(msg, m.MediaState):
             self.participant.audio, self.participant.video = msg.audio, msg.video
             await self.room.update(self.participant)
@@ -101,6 +107,7 @@ class Connection:
         if self.participant is not None:
             raise m.MessageError("invalid", "already joined")
         role, name, actor = await self.identify(msg)
+        self.actor = actor
         participant = Participant(str(uuid.uuid4()), role, name, self.send, lang=msg.lang)
         room = self.app.hub.room(self.audit.id)
         self.participant, self.room = participant, room
@@ -157,7 +164,37 @@ class Connection:
         self.peer = session
         await self.send({"type": "answer", "sdp": sdp})
 
+    def start_capture(self, msg: m.Capture) -> None:
+        assert self.participant is not None
+        if self.participant.role != "auditor":
+            raise m.MessageError("forbidden", "only auditors can capture evidence")
+        task = asyncio.create_task(self.capture(msg))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def capture(self, msg: m.Capture) -> None:
+        """Run one capture; the requester gets `evidence` only once it is durable."""
+        assert self.participant is not None and self.room is not None
+        recorder = self.app.recorders.by_audit.get(self.audit.id)
+        actor = self.actor
+        try:
+            if recorder is None:
+                raise CaptureError("the facility camera is not live")
+            row = await recorder.capture(msg.checkpoint, actor)
+        except CaptureError as exc:
+            await self.send(m.error("capture_failed", str(exc)) | {"request_id": msg.request_id})
+            return
+        async with self.app.db.session() as s:
+            await repo.record_event(
+                s, self.audit.id, "capture", actor, {"evidence": row.id, "sha256": row.sha256}
+            )
+        item = evidence_json(row)
+        await self.send({"type": "evidence", "request_id": msg.request_id, "item": item})
+        await self.room.broadcast({"type": "captured", "item": item}, skip=self.participant.id)
+
     async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
         if self.peer is not None:
             await self.peer.close()
         if self.participant is not None and self.room is not None:

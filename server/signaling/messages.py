@@ -54,7 +54,13 @@ class Ping:
     pass
 
 
-Message = Join | Offer | Candidate | MediaState | Ping
+@dataclass(frozen=True)
+class Capture:
+    checkpoint: str | None
+    request_id: str | None
+
+
+Message = Join | Offer | Candidate | MediaState | Ping | Capture
 
 
 def _str(obj: dict[str, Any], key: str, limit: int, required: bool = True) -> str | None:
@@ -121,12 +127,17 @@ def _ping(obj: dict[str, Any]) -> Ping:
     return Ping()
 
 
+def _capture(obj: dict[str, Any]) -> Capture:
+    return Capture(_str(obj, "checkpoint", 100, required=False), _str(obj, "request_id", 64, required=False))
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "join": _join,
     "offer": _offer,
     "candidate": _candidate,
     "media-state": _media_state,
     "ping": _ping,
+    "capture": _capture,
 }
 
 

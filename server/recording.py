@@ -1,0 +1,336 @@
+"""Wires the recorder into live rooms: lossless segments, periodic stills and captures.
+
+Everything here that runs on the event loop only enqueues; decoding, JPEG encoding,
+hashing and file writes run in worker threads. Stills are taken from keyframes (the room
+asks the phone for one every still interval), so a still costs one decode instead of
+decoding every frame. A capture decodes the frames since the last keyframe and those of
+its window as they arrive, in its own thread, and keeps the sharpest; it is acknowledged
+only after its JPEG is fsynced and its row committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from recorder import FileStore, SegmentInfo, SegmentWriter, Still, StoreError, encode_still, sharpness
+from server.db import evidence_repo
+from server.db.engine import Database
+from server.db.models import Evidence
+from server.media.decoder import ChainDecoder
+from server.media.frames import EncodedFrame
+from server.media.hub import Room
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GOP_LIMIT = 900  # frames kept since the last keyframe (30 s at 30 fps), for captures
+MAX_CAPTURES = 4  # in progress at once per audit
+MAX_STILL_JOBS = 2  # queued periodic stills per audit; beyond this they are dropped and counted
+
+
+class CaptureError(Exception):
+    """A capture could not be made; the message is for the auditor."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    still: Still
+    frame: EncodedFrame
+    blob: str
+
+
+def _bgr(picture: Any) -> np.ndarray:
+    return picture.to_ndarray(format="bgr24")  # type: ignore[no-any-return]
+
+
+class CaptureJob:
+    """Decodes a capture's frames in its own thread as they arrive and keeps the sharpest."""
+
+    def __init__(
+        self,
+        chain: list[EncodedFrame],
+        window_start_ns: int,
+        work: Callable[[np.ndarray, EncodedFrame], Picture],
+    ) -> None:
+        self.window_start_ns = window_start_ns
+        self.result: concurrent.futures.Future[Picture] = concurrent.futures.Future()
+        self._queue: queue.Queue[EncodedFrame | None] = queue.Queue(GOP_LIMIT + 300)
+        self._work = work
+        self.overflow = False
+        for frame in chain:
+            self._queue.put_nowait(frame)
+        threading.Thread(target=self._run, name="capture", daemon=True).start()
+
+    def feed(self, frame: EncodedFrame) -> None:
+        try:
+            self._queue.put_nowait(frame)
+        except queue.Full:
+            self.overflow = True
+
+    def finish(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+
+    def _run(self) -> None:
+        try:
+            self.result.set_result(self._pick())
+        except Exception as exc:  # reported to the auditor through the future
+            self.result.set_exception(exc)
+
+    def _pick(self) -> Picture:
+        decoder = ChainDecoder()
+        best: tuple[float, np.ndarray, EncodedFrame] | None = None
+        fallback: tuple[Any, EncodedFrame] | None = None
+        while (frame := self._queue.get()) is not None:
+            for picture in decoder.decode(frame):
+                if frame.arrival_ns < self.window_start_ns:
+                    fallback = (picture, frame)
+                    continue
+                image = _bgr(picture)
+                score = sharpness(image)
+                if best is None or score > best[0]:
+                    best = (score, image, frame)
+        if best is not None:
+            return self._work(best[1], best[2])
+        if fallback is not None:
+            return self._work(_bgr(fallback[0]), fallback[1])
+        raise CaptureError("no decodable video frame arrived from the facility camera")
+
+
+class RoomRecorder:
+    """The recorder of one live audit in this process."""
+
+    def __init__(
+        self,
+        room: Room,
+        db: Database,
+        store: FileStore,
+        settings: Settings,
+        pool: concurrent.futures.Executor,
+    ) -> None:
+        self.room = room
+        self.audit_id = room.audit_id
+        self.db = db
+        self.store = store
+        self.settings = settings
+        self.pool = pool
+        self.loop = asyncio.get_running_loop()
+        directory = store.root / self.audit_id / "recording"
+        self.writer = SegmentWriter(
+            directory,
+            max_segment_seconds=settings.segment_seconds,
+            on_closed=self._segment_closed,
+            on_error=self._writer_error,
+        )
+        self.gop: list[EncodedFrame] = []
+        self.captures: list[tuple[CaptureJob, int]] = []
+        self.last_still_ns = 0
+        self.still_jobs = 0
+        self.stats = {"stills": 0, "stills_dropped": 0, "still_errors": 0, "captures": 0, "capture_errors": 0}
+        self._first_rtp: tuple[int, int] | None = None  # (ssrc, rtp timestamp) of the source's first frame
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._unsubscribe = [
+            room.subscribe("video", self.on_video),
+            room.subscribe("audio", self.writer.write),
+        ]
+        room.on_source_change(self._source_changed)
+        room.closers.append(self.close)
+        room.keyframe_interval = min(room.keyframe_interval, settings.still_interval)
+        self.writer.start()
+
+    # -- on the event loop: cheap -------------------------------------------------------
+    def on_video(self, frame: EncodedFrame) -> None:
+        self.writer.write(frame)
+        if frame.keyframe:
+            self.gop = [frame]
+        elif self.gop and len(self.gop) < GOP_LIMIT:
+            self.gop.append(frame)
+        else:
+            self.gop = []  # too long since a keyframe to decode from: wait for the next one
+        for job, end_ns in self.captures:
+            if frame.arrival_ns <= end_ns:
+                job.feed(frame)
+        interval_ns = int(self.settings.still_interval * 1e9)
+        if frame.keyframe and frame.arrival_ns - self.last_still_ns >= interval_ns * 0.6:
+            self.last_still_ns = frame.arrival_ns
+            self._periodic_still(frame)
+
+    def _source_changed(self) -> None:
+        self.writer.restart()
+        self.gop = []
+        self._first_rtp = None
+
+    def media_time(self, frame: EncodedFrame) -> float:
+        if self._first_rtp is None or self._first_rtp[0] != frame.ssrc:
+            self._first_rtp = (frame.ssrc, frame.rtp_timestamp)
+        return ((frame.rtp_timestamp - self._first_rtp[1]) % (1 << 32)) / 90_000
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- periodic stills ----------------------------------------------------------------
+    def _periodic_still(self, frame: EncodedFrame) -> None:
+        if self.still_jobs >= MAX_STILL_JOBS:
+            self.stats["stills_dropped"] += 1
+            log.warning("audit %s: recorder behind, still dropped", self.audit_id)
+            return
+        self.still_jobs += 1
+        self._spawn(self._make_still(frame, self.media_time(frame)))
+
+    async def _make_still(self, frame: EncodedFrame, media_time: float) -> None:
+        try:
+            picture = await self.loop.run_in_executor(self.pool, self._decode_keyframe, frame)
+            await self._persist(picture, "still", media_time, None, None)
+            self.stats["stills"] += 1
+        except (StoreError, CaptureError, OSError) as exc:
+            self.stats["still_errors"] += 1
+            log.error("audit %s: still failed: %s", self.audit_id, exc)
+        finally:
+            self.still_jobs -= 1
+
+    def _decode_keyframe(self, frame: EncodedFrame) -> Picture:
+        pictures = ChainDecoder().decode(frame)
+        if not pictures:
+            raise CaptureError("keyframe did not decode")
+        return self._store_still(_bgr(pictures[-1]), frame)
+
+    def _store_still(self, image: np.ndarray, frame: EncodedFrame) -> Picture:
+        """Encode and durably store a still (worker thread)."""
+        still = encode_still(image, self.settings.still_quality)
+        blob = f"{self.audit_id}/stills/{uuid.uuid4()}.jpg"
+        self.store.put(blob, still.jpeg)
+        return Picture(still, frame, blob)
+
+    # -- captures ------------------------------------------------------------------------
+    async def capture(self, checkpoint: str | None, requested_by: str) -> Evidence:
+        """Take the sharpest frame of the next window; returns once it is durable."""
+        if not self.room.is_live():
+            raise CaptureError("the facility camera is not live")
+        if len(self.captures) >= MAX_CAPTURES:
+            raise CaptureError("too many captures in progress; try again in a moment")
+        now = time.time_ns()
+        window = self.settings.capture_window_ms * 1_000_000
+        job = CaptureJob(list(self.gop), now, self._store_still)
+        entry = (job, now + window)
+        self.captures.append(entry)
+        self.room.request_keyframe()
+        self.loop.call_later(window / 1e9, job.finish)
+        try:
+            picture = await asyncio.wrap_future(job.result)
+        except StoreError as exc:
+            self.stats["capture_errors"] += 1
+            log.error("audit %s: capture not stored: %s", self.audit_id, exc)
+            raise CaptureError(f"capture failed: {exc}") from exc
+        except CaptureError:
+            self.stats["capture_errors"] += 1
+            raise
+        finally:
+            self.captures.remove(entry)
+        row = await self._persist(
+            picture, "capture", self.media_time(picture.frame), checkpoint, requested_by
+        )
+        self.stats["captures"] += 1
+        return row
+
+    async def _persist(
+        self,
+        picture: Picture,
+        kind: str,
+        media_time: float | None,
+        checkpoint: str | None,
+        requested_by: str | None,
+    ) -> Evidence:
+        frame, still = picture.frame, picture.still
+        async with self.db.session() as s:
+            return await evidence_repo.add_evidence(
+                s,
+                audit_id=self.audit_id,
+                kind=kind,
+                captured_at=dt.datetime.fromtimestamp(frame.arrival_ns / 1e9, dt.UTC),
+                arrival_ns=frame.arrival_ns,
+                media_time=media_time,
+                rtp_timestamp=frame.rtp_timestamp,
+                width=still.width,
+                height=still.height,
+                size=len(still.jpeg),
+                sha256=still.sha256,
+                sharpness=still.sharpness,
+                checkpoint=checkpoint,
+                requested_by=requested_by,
+                blob=picture.blob,
+            )
+
+    # -- segments ------------------------------------------------------------------------
+    def _segment_closed(self, info: SegmentInfo) -> None:
+        """Writer thread: hand the closed segment to the loop for its row."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._spawn, self._persist_segment(info))
+
+    def _writer_error(self, exc: Exception) -> None:
+        log.error("audit %s: recording error: %s", self.audit_id, exc)
+
+    async def _persist_segment(self, info: SegmentInfo) -> None:
+        root = self.store.root
+        async with self.db.session() as s:
+            await evidence_repo.add_segment(
+                s,
+                audit_id=self.audit_id,
+                seq=info.seq,
+                codec=info.codec,
+                start_ns=info.start_ns,
+                end_ns=info.end_ns,
+                video_frames=info.video_frames,
+                audio_frames=info.audio_frames,
+                size=info.size,
+                sha256=info.sha256,
+                index_sha256=info.index_sha256,
+                blob=info.path.relative_to(root).as_posix(),
+                index_blob=info.index_path.relative_to(root).as_posix(),
+            )
+
+    async def close(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        for job, _ in self.captures:
+            job.finish()
+        await asyncio.to_thread(self.writer.close)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class Recorders:
+    """The recorders of this process's live rooms, and the worker pool they share."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.store = FileStore(settings.evidence_dir)
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="stills")
+        self.by_audit: dict[str, RoomRecorder] = {}
+
+    def attach(self, room: Room) -> None:
+        recorder = RoomRecorder(room, self.db, self.store, self.settings, self.pool)
+        self.by_audit[room.audit_id] = recorder
+
+        async def forget() -> None:
+            self.by_audit.pop(room.audit_id, None)
+
+        room.closers.append(forget)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
