@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -36,7 +37,9 @@ async def wait_for(predicate: Callable[[], Any], seconds: float = 10.0) -> None:
 class Phone:
     def __init__(self, server: LiveServer, audit_id: str, invite: str, clip: EncodedClip) -> None:
         self.track = ClipReplayTrack(clip)
-        self.client = ParticipantClient(server.ws_url(audit_id), token=invite, video=self.track, audio=ToneTrack())
+        self.client = ParticipantClient(
+            server.ws_url(audit_id), token=invite, video=self.track, audio=ToneTrack()
+        )
 
 
 @pytest.fixture
@@ -172,6 +175,6 @@ async def test_segments_are_lossless_and_match_their_index(
                 for frame in container.decode(video=0):
                     numbers.append(framecode.read(frame.to_ndarray(format="bgr24")))
             assert len(numbers) == seg["video_frames"] == len(video_hashes)
-            steps = {(b - a) % len(clip.frames) for a, b in zip(numbers, numbers[1:], strict=False)}
+            steps = {(b - a) % len(clip.frames) for a, b in itertools.pairwise(numbers)}
             assert steps == {1}
     assert phone.track.sent > 0
