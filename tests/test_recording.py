@@ -178,3 +178,33 @@ async def test_segments_are_lossless_and_match_their_index(
             steps = {(b - a) % len(clip.frames) for a, b in itertools.pairwise(numbers)}
             assert steps == {1}
     assert phone.track.sent > 0
+
+
+async def test_unwritable_store_fails_the_capture_clearly_and_the_session_survives(
+    live: tuple[LiveServer, str, str, Phone],
+) -> None:
+    server, token, audit_id, phone = live
+    stills = server.settings.evidence_dir / audit_id / "stills"
+    async with server.client(token) as http:
+        await wait_for(lambda: server.app_ctx().hub.rooms[audit_id].is_live(), 10)
+        first = await http.post(f"/api/audits/{audit_id}/captures", json={})
+        assert first.status_code == 201
+        aside = stills.with_name("stills-aside")
+        stills.rename(aside)
+        stills.write_text("a file where the directory should be")
+        try:
+            r = await http.post(f"/api/audits/{audit_id}/captures", json={})
+            assert r.status_code == 409
+            message = r.json()["error"]["message"]
+            assert message.startswith("capture failed: evidence store")
+            assert "stills" in message
+        finally:
+            stills.unlink()
+            aside.rename(stills)
+        assert server.app_ctx().hub.rooms[audit_id].is_live()
+        assert phone.client.pc is not None and phone.client.pc.connectionState == "connected"
+        again = await http.post(f"/api/audits/{audit_id}/captures", json={})
+        assert again.status_code == 201
+        # What was acknowledged before the failure is still there, intact.
+        body = (await http.get(first.json()["image_url"])).content
+        assert hashlib.sha256(body).hexdigest() == first.json()["sha256"]
