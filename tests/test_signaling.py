@@ -132,3 +132,19 @@ async def test_other_participants_are_unaffected_by_a_misbehaving_one(
         left = json.loads(await asyncio.wait_for(auditor.recv(), 5))
         assert left == {"type": "participant-left", "participant_id": joined["participant"]["id"]}
         assert await exchange(auditor, {"type": "ping"}) == {"type": "pong"}
+
+
+async def test_a_socket_that_never_joins_is_closed(
+    server: LiveServer, api_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.signaling import endpoint
+
+    monkeypatch.setattr(endpoint, "JOIN_TIMEOUT_S", 0.3)
+    async with server.client(api_token) as http:
+        audit_id = await new_audit(http)
+    async with websockets.connect(server.ws_url(audit_id)) as ws:
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert reply["code"] == "join_timeout"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408

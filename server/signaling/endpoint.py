@@ -29,6 +29,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_AUDIT_CLOSED = 4409
 CLOSE_TOO_SLOW = 4008
+CLOSE_JOIN_TIMEOUT = 4408
 
 
 class Refused(Exception):
@@ -72,7 +73,14 @@ class Connection:
     async def run(self) -> None:
         while True:
             try:
-                text = await self.ws.receive_text()
+                if self.participant is None:
+                    text = await asyncio.wait_for(self.ws.receive_text(), JOIN_TIMEOUT_S)
+                else:
+                    text = await self.ws.receive_text()
+            except TimeoutError as exc:
+                raise Refused(
+                    CLOSE_JOIN_TIMEOUT, "join_timeout", f"send 'join' within {JOIN_TIMEOUT_S:.0f} s"
+                ) from exc
             except KeyError:  # a binary frame
                 await self.send(m.error("bad_json", "binary frames are not accepted"))
                 continue
