@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -92,6 +93,10 @@ class Audit(Base):
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    template_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    template_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    current_checkpoint: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Invite(Base):
@@ -148,6 +153,8 @@ class Evidence(Base):
     checkpoint: Mapped[str | None] = mapped_column(String(100), nullable=True)
     requested_by: Mapped[str | None] = mapped_column(String(300), nullable=True)
     segment_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    device_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    location: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     blob: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -171,4 +178,76 @@ class Segment(Base):
     index_sha256: Mapped[str] = mapped_column(String(64))
     blob: Mapped[str] = mapped_column(String(500))
     index_blob: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomTemplate(Base):
+    """A checkpoint template uploaded by an auditor (the built-in ones ship as package data)."""
+
+    __tablename__ = "custom_templates"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_custom_templates_key_version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CheckpointResult(Base):
+    """The auditor's finding on one checkpoint of one audit."""
+
+    __tablename__ = "checkpoint_results"
+    __table_args__ = (UniqueConstraint("audit_id", "checkpoint_key", name="uq_results_audit_checkpoint"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    checkpoint_key: Mapped[str] = mapped_column(String(100))
+    result: Mapped[str] = mapped_column(String(20))  # meets | does_not_meet | not_applicable | follow_up
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    corrective_action: Mapped[str | None] = mapped_column(Text, nullable=True)
+    due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    verified_by: Mapped[str | None] = mapped_column(String(20), nullable=True)  # live | photo
+    updated_by: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Consent(Base):
+    """A participant accepted the recording notice (ISO 19011: permission before recording)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))
+    notice_sha256: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    location: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class TechCheck(Base):
+    """A pre-audit check of the staff's phone and connection, run from the invite link."""
+
+    __tablename__ = "tech_checks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    invite_id: Mapped[str] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"))
+    results: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Annotation(Base):
+    """Drawings on a still, kept as a separate layer: the still's bytes never change."""
+
+    __tablename__ = "annotations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    evidence_id: Mapped[str] = mapped_column(ForeignKey("evidence.id", ondelete="CASCADE"))
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    shapes: Mapped[list[Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
