@@ -1,6 +1,9 @@
-// Auditor console: watch and hear the facility camera, talk to the facility, invite staff.
+// Auditor console: watch and hear the facility camera, talk to the facility, capture
+// evidence, invite staff.
 
+import { CaptureControl } from './capture.js';
 import { $, isTyping, localizeTimes, readConfig, setBadge, setPressed } from './dom.js';
+import { EvidenceStrip } from './evidence.js';
 import { setupInvites } from './invites.js';
 import { Roster, renderParticipants } from './participants.js';
 import { PeerLink } from './peer.js';
@@ -71,6 +74,8 @@ const roster = new Roster(() => {
   render();
 });
 const link = new PeerLink({ send: (message) => signaling.send(message), setup: addTransceivers });
+const evidence = new EvidenceStrip(config.audit_id);
+const capture = new CaptureControl((message) => signaling.send(message));
 const micReady = acquireMic();
 
 function connectionView() {
@@ -104,6 +109,23 @@ function render() {
     els.overlayAction.href = action.href;
   }
   renderMediaInfo();
+  const blocker = captureBlocker();
+  capture.setAvailable(!blocker, blocker);
+}
+
+/** Why nothing can be captured right now, or '' when a capture can be taken. */
+function captureBlocker() {
+  if (view.terminal) return 'The live session is closed: nothing can be captured.';
+  if (!view.socketOpen) return 'Not connected to the server: nothing can be captured until the connection is back.';
+  if (view.media !== 'live') return 'The facility camera is not live: there is nothing to capture yet.';
+  return '';
+}
+
+/** A capture is stored: a short flash over the video, like a camera shutter. */
+function shutter() {
+  els.frame.classList.remove('is-captured');
+  void els.frame.offsetWidth; // restart the animation when captures follow each other
+  els.frame.classList.add('is-captured');
 }
 
 function renderMediaInfo() {
@@ -204,9 +226,11 @@ function toggleFullscreen() {
 
 function onKey(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || isTyping(event)) return;
-  if (els.help.open) return;
+  if (els.help.open || evidence.viewer.isOpen) return;
   const key = event.key;
-  if (key === 'm' || key === 'M') setMuted(!micMuted);
+  if (key === 'c' || key === 'C') {
+    if (!event.repeat) capture.request();
+  } else if (key === 'm' || key === 'M') setMuted(!micMuted);
   else if (key === 'f' || key === 'F') toggleFullscreen();
   else if (key === '?') els.help.showModal();
   else return;
@@ -246,6 +270,7 @@ signaling.addEventListener('open', () => {
 signaling.addEventListener('close', ({ detail }) => {
   view.socketOpen = false;
   view.media = null;
+  capture.abandon();
   if (detail.terminal) {
     view.terminal = TERMINAL[detail.code];
     link.close();
@@ -260,6 +285,8 @@ signaling
     view.joined = true;
     const session = ++welcomes;
     roster.reset(message.participant, message.participants);
+    // Back after an outage: fetch the captures that were taken meanwhile.
+    if (session > 1) evidence.load();
     // Give the microphone prompt a moment, but never let an unanswered prompt keep the video away.
     await Promise.race([micReady, new Promise((resolve) => setTimeout(resolve, MIC_WAIT_MS))]);
     if (session !== welcomes || !signaling.isOpen) return;
@@ -273,11 +300,17 @@ signaling
     if (message.state !== 'live') view.frames = false;
     render();
   })
+  .on('evidence', (message) => {
+    capture.succeeded(message.request_id);
+    if (evidence.add(message.item, { fresh: true })) shutter();
+  })
+  .on('captured', (message) => evidence.add(message.item, { fresh: true }))
   .on('participant-joined', (message) => roster.upsert(message.participant))
   .on('participant-updated', (message) => roster.upsert(message.participant))
   .on('participant-left', (message) => roster.remove(message.participant_id))
   .on('error', (message) => {
     if (message.code === 'bad_sdp') link.offerRefused();
+    else if (message.code === 'capture_failed') capture.failed(message);
     else console.warn(`server refused a message: ${message.code}: ${message.message}`);
   });
 
@@ -297,5 +330,6 @@ window.addEventListener('pageshow', (event) => {
 watchFrames(els.video);
 localizeTimes();
 setupInvites(config.audit_id);
+evidence.load();
 render();
 signaling.connect();

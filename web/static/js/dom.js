@@ -90,6 +90,14 @@ export function isTyping(event) {
   return target.isContentEditable || Boolean(target.closest('input, textarea, select'));
 }
 
+/** A new element with an optional class and text. */
+export function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
 /** Toggle buttons keep their state in aria-pressed; the stylesheet keys off it too. */
 export function setPressed(button, pressed) {
   button.setAttribute('aria-pressed', String(pressed));

@@ -1,5 +1,7 @@
 // Who is in the session, kept in step with welcome / participant-joined / -updated / -left.
 
+import { element } from './dom.js';
+
 const ROLE_ORDER = { staff: 0, auditor: 1 };
 const ROLE_LABELS = { staff: 'Facility', auditor: 'Auditor' };
 
@@ -47,13 +49,6 @@ export class Roster {
 function initials(name) {
   const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
   return words.slice(0, 2).map((word) => word[0].toUpperCase()).join('') || '?';
-}
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 function participantItem(person, isSelf) {

@@ -19,6 +19,8 @@ const els = {
   startLabel: $('#start-label'),
   video: $('#local-video'),
   banner: $('#live-banner'),
+  flash: $('#captured-flash'),
+  flashStatus: $('#captured-status'),
   mute: $('#mute'),
   flip: $('#switch-camera'),
   torch: $('#torch'),
@@ -114,6 +116,25 @@ function notice(text, { sticky = false } = {}) {
   view.notice = text;
   if (text && !sticky) noticeTimer = setTimeout(() => notice(''), NOTICE_MS);
   render();
+}
+
+const FLASH_MS = 1_200;
+let flashTimer = 0;
+
+/** The auditor took a picture: flash the preview so the person filming holds still. */
+function flashCaptured() {
+  if (!view.started || view.terminal) return;
+  const flash = els.flash;
+  clearTimeout(flashTimer);
+  flash.dataset.shown = 'false';
+  void flash.offsetWidth; // restart the animation when captures follow each other
+  flash.dataset.shown = 'true';
+  els.flashStatus.textContent = t('capturedTitle');
+  if (typeof navigator.vibrate === 'function') navigator.vibrate(50);
+  flashTimer = setTimeout(() => {
+    flash.dataset.shown = 'false';
+    els.flashStatus.textContent = '';
+  }, FLASH_MS);
 }
 
 /** A full-screen message; `retry` adds a Try again button, `steps` a list of instructions. */
@@ -297,6 +318,8 @@ signaling
     sendMediaState();
   })
   .on('answer', (message) => link.answer(message.sdp))
+  .on('captured', flashCaptured)
+  .on('evidence', flashCaptured)
   .on('participant-joined', (message) => roster.upsert(message.participant))
   .on('participant-updated', (message) => roster.upsert(message.participant))
   .on('participant-left', (message) => roster.remove(message.participant_id))

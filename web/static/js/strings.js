@@ -26,6 +26,8 @@ export const STRINGS = {
     switchFailed: 'The other camera could not be opened.',
     torchFailed: 'The light could not be switched.',
     cameraLost: 'The camera stopped. Return to this page to restart it.',
+    capturedTitle: 'Captured — hold still',
+    capturedBody: 'The auditor saved a picture of this view.',
     expiredTitle: 'Link no longer valid',
     expiredBody: 'This invite link has expired or was revoked. Ask the auditor for a new one.',
     completedTitle: 'Audit finished',

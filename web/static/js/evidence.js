@@ -1,0 +1,242 @@
+// Evidence strip of the auditor console: the audit's captures as thumbnails, newest first,
+// each opening a larger view with its time, size, SHA-256 and sharpness.
+
+import { $, api, element, isTyping } from './dom.js';
+
+const PAGE_SIZE = 500;
+const ARRIVAL_MS = 1_600;
+
+const timeOfDay = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+const dayAndTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+const fullDateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const integer = new Intl.NumberFormat();
+const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+function parseTime(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** Local time with seconds; with the date as well when it is not today. */
+export function shortTime(iso) {
+  const date = parseTime(iso);
+  if (!date) return '';
+  const today = date.toDateString() === new Date().toDateString();
+  return (today ? timeOfDay : dayAndTime).format(date);
+}
+
+/** A byte count the way people read it: "184 KB (188,416 bytes)". */
+export function byteSize(bytes) {
+  if (!Number.isFinite(bytes)) return '';
+  if (bytes < 1024) return `${integer.format(bytes)} bytes`;
+  const kb = bytes / 1024;
+  const rounded = kb < 1024 ? `${decimal.format(kb)} KB` : `${decimal.format(kb / 1024)} MB`;
+  return `${rounded} (${integer.format(bytes)} bytes)`;
+}
+
+/** Newest first: by the audit's evidence sequence, then by time. */
+function newestFirst(a, b) {
+  return (b.seq ?? 0) - (a.seq ?? 0) || String(b.captured_at).localeCompare(String(a.captured_at));
+}
+
+function thumbnail(item, open) {
+  const node = element('li', 'evidence-item');
+  node.dataset.testid = 'evidence-item';
+  node.dataset.id = item.id;
+  node.dataset.sha256 = item.sha256;
+
+  const button = element('button', 'evidence-thumb');
+  button.type = 'button';
+  button.addEventListener('click', open);
+  const image = element('img');
+  image.loading = 'lazy';
+  image.decoding = 'async';
+  image.alt = '';
+  image.src = item.image_url;
+
+  const meta = element('span', 'evidence-meta');
+  const time = element('time', 'evidence-time', shortTime(item.captured_at));
+  time.dateTime = item.captured_at;
+  time.title = item.captured_at;
+  meta.append(time);
+  if (item.checkpoint) {
+    const checkpoint = element('span', 'evidence-checkpoint', item.checkpoint);
+    checkpoint.title = item.checkpoint;
+    meta.append(checkpoint);
+  }
+  const label = [`Capture at ${time.textContent}`, item.checkpoint, 'enlarge'].filter(Boolean);
+  button.setAttribute('aria-label', label.join(', '));
+  button.append(image, meta);
+  node.append(button);
+  return node;
+}
+
+/** The thumbnails below the video, kept in step with the server's list of captures. */
+export class EvidenceStrip {
+  constructor(auditId) {
+    this.url = `/api/audits/${encodeURIComponent(auditId)}/evidence?kind=capture&limit=${PAGE_SIZE}`;
+    this.items = new Map();
+    this.nodes = new Map();
+    this.loading = null;
+    this.els = {
+      strip: $('#evidence-strip'),
+      empty: $('#evidence-empty'),
+      count: $('#evidence-count'),
+      hint: $('#evidence-hint'),
+      status: $('#evidence-status'),
+      loadError: $('#evidence-load-error'),
+      loadErrorText: $('#evidence-load-error-text'),
+      retry: $('#evidence-retry'),
+    };
+    this.viewer = new EvidenceViewer(this);
+    this.els.retry.addEventListener('click', () => this.load());
+    this.render();
+  }
+
+  ordered() {
+    return [...this.items.values()].sort(newestFirst);
+  }
+
+  /** Show a capture unless it is shown already; `fresh` ones are highlighted and announced. */
+  add(item, { fresh = false } = {}) {
+    if (!item || !item.id || this.items.has(item.id)) return false;
+    this.items.set(item.id, item);
+    const node = thumbnail(item, () => this.viewer.open(item.id));
+    this.nodes.set(item.id, node);
+    const ordered = this.ordered();
+    const index = ordered.indexOf(item);
+    const after = ordered[index + 1];
+    this.els.strip.insertBefore(node, after ? this.nodes.get(after.id) : null);
+    if (fresh) {
+      node.classList.add('is-new');
+      setTimeout(() => node.classList.remove('is-new'), ARRIVAL_MS);
+      this.els.status.textContent = `Captured at ${shortTime(item.captured_at)}`;
+      if (index === 0) this.els.strip.scrollTo({ left: 0, behavior: 'smooth' });
+    }
+    this.render();
+    this.viewer.refresh();
+    return true;
+  }
+
+  render() {
+    const count = this.items.size;
+    this.els.count.textContent = String(count);
+    this.els.strip.hidden = count === 0;
+    this.els.empty.hidden = count > 0;
+    this.els.hint.hidden = count === 0;
+  }
+
+  /** Fetch every capture of the audit (again); what is shown already stays. */
+  load() {
+    if (!this.loading) this.loading = this.fetchAll().finally(() => { this.loading = null; });
+    return this.loading;
+  }
+
+  async fetchAll() {
+    let cursor = null;
+    try {
+      do {
+        const url = cursor === null ? this.url : `${this.url}&cursor=${encodeURIComponent(cursor)}`;
+        const page = await api(url);
+        for (const item of (page && page.items) || []) this.add(item);
+        cursor = page && page.next;
+      } while (cursor);
+      this.showLoadError(null);
+    } catch (error) {
+      this.showLoadError(error);
+    }
+  }
+
+  showLoadError(error) {
+    this.els.loadErrorText.textContent = error ? `Earlier captures could not be loaded: ${error.message}` : '';
+    this.els.loadError.hidden = !error;
+  }
+}
+
+/** The enlarged view of one capture, a modal <dialog>; ← and → step through the strip. */
+class EvidenceViewer {
+  constructor(strip) {
+    this.strip = strip;
+    this.currentId = null;
+    const id = (name) => $(`#evidence-dialog-${name}`);
+    this.els = {
+      dialog: $('#evidence-dialog'),
+      heading: $('#evidence-dialog-heading'),
+      image: id('image'),
+      open: id('open'),
+      time: id('time'),
+      utc: id('utc'),
+      checkpointRow: id('checkpoint-row'),
+      checkpoint: id('checkpoint'),
+      size: id('size'),
+      sha256: id('sha256'),
+      sharpness: id('sharpness'),
+      download: id('download'),
+      newer: $('#evidence-newer'),
+      older: $('#evidence-older'),
+    };
+    this.els.newer.addEventListener('click', () => this.step(-1));
+    this.els.older.addEventListener('click', () => this.step(1));
+    this.els.dialog.addEventListener('keydown', (event) => this.onKey(event));
+    this.els.dialog.addEventListener('close', () => { this.currentId = null; });
+  }
+
+  get isOpen() {
+    return this.els.dialog.open;
+  }
+
+  open(id) {
+    if (!this.strip.items.has(id)) return;
+    this.currentId = id;
+    this.refresh();
+    if (!this.isOpen) this.els.dialog.showModal();
+  }
+
+  step(delta) {
+    const ordered = this.strip.ordered();
+    const next = ordered[ordered.findIndex((item) => item.id === this.currentId) + delta];
+    if (next) this.open(next.id);
+  }
+
+  onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event)) return;
+    if (event.key === 'ArrowLeft') this.step(-1);
+    else if (event.key === 'ArrowRight') this.step(1);
+    else return;
+    event.preventDefault();
+  }
+
+  /** Draw the current capture; also after new ones arrived, which renumbers it. */
+  refresh() {
+    const item = this.currentId && this.strip.items.get(this.currentId);
+    if (!item) return;
+    const els = this.els;
+    const ordered = this.strip.ordered();
+    const index = ordered.indexOf(item);
+    const date = parseTime(item.captured_at);
+    els.heading.textContent = `Capture ${ordered.length - index} of ${ordered.length}`;
+    if (els.image.getAttribute('src') !== item.image_url) {
+      // Known proportions keep the dialog from jumping while the picture loads.
+      for (const side of ['width', 'height']) {
+        if (item.width && item.height) els.image.setAttribute(side, item[side]);
+        else els.image.removeAttribute(side);
+      }
+      els.image.src = item.image_url;
+    }
+    els.image.alt = `Capture at ${shortTime(item.captured_at)}`;
+    els.open.href = item.image_url;
+    els.download.href = item.image_url;
+    els.download.download = `capture-${String(item.captured_at).replace(/[:.]/g, '-')}.jpg`;
+    els.time.dateTime = item.captured_at;
+    els.time.textContent = date ? fullDateTime.format(date) : '';
+    els.utc.textContent = `${item.captured_at} (UTC)`;
+    els.checkpointRow.hidden = !item.checkpoint;
+    els.checkpoint.textContent = item.checkpoint || '';
+    const pixels = item.width && item.height ? `${item.width} × ${item.height} px · ` : '';
+    els.size.textContent = `${pixels}${byteSize(item.size)}`;
+    els.sha256.textContent = item.sha256;
+    els.sharpness.textContent = Number.isFinite(item.sharpness) ? decimal.format(item.sharpness) : '—';
+    els.newer.disabled = index <= 0;
+    els.older.disabled = index >= ordered.length - 1;
+  }
+}
