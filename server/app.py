@@ -20,8 +20,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.api import annotations as annotations_api
 from server.api import audits as audits_api
 from server.api import evidence as evidence_api
+from server.api import staff as staff_api
+from server.api import walkthrough as walkthrough_api
 from server.context import AppContext
 from server.db.engine import open_database
 from server.errors import ApiError, api_error_handler, http_error_handler
@@ -120,6 +123,9 @@ def create_app(settings: Settings) -> Starlette:
         *page_routes,
         *audits_api.routes,
         *evidence_api.routes,
+        *walkthrough_api.routes,
+        *staff_api.routes,
+        *annotations_api.routes,
         *ws_routes,
         Mount("/static", app=StaticFiles(directory=web_dir() / "static"), name="static"),
     ]

@@ -13,7 +13,7 @@ import click
 
 from server.db import repo
 from server.db.engine import open_database
-from server.settings import IceServer, Settings, SettingsError
+from server.settings import DEFAULT_NOTICE, IceServer, Settings, SettingsError
 
 ENV = "VAUDIT_"
 WS_MAX_BYTES = 256 * 1024
@@ -137,6 +137,12 @@ def server_options(f: Any) -> Any:
             show_default=True,
             envvar=ENV + "SEGMENT_SECONDS",
             help="Length of recording segments (rotated on keyframes).",
+        ),
+        click.option(
+            "--recording-notice",
+            default=DEFAULT_NOTICE,
+            envvar=ENV + "RECORDING_NOTICE",
+            help="Text every participant accepts before media flows.",
         ),
         click.option(
             "--log-level",
@@ -275,3 +281,46 @@ def demo(obj: dict[str, Any], /, **kw: Any) -> None:
     settings = build_settings(obj["data_dir"], **kw)
     configure_logging(settings.log_level)
     asyncio.run(run_demo(settings))
+
+
+@main.group()
+def templates() -> None:
+    """Checkpoint templates (the built-in CTPAT ones and files of your own)."""
+
+
+@templates.command("list")
+def templates_list() -> None:
+    """List the built-in templates."""
+    from server.checklists import builtin_templates
+
+    for key, t in sorted(builtin_templates().items()):
+        cps = t.checkpoints()
+        click.echo(f"{key:28} v{t.version}  {len(cps):3} checkpoints  {t.title}")
+
+
+@templates.command("show")
+@click.argument("key")
+def templates_show(key: str) -> None:
+    """Show a built-in template's sections and checkpoints."""
+    from server.checklists import builtin_templates, describe
+
+    found = builtin_templates().get(key)
+    if found is None:
+        raise click.ClickException(f"no built-in template {key!r}; see 'virtual-audit templates list'")
+    click.echo(describe(found))
+
+
+@templates.command("validate")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def templates_validate(file: Path) -> None:
+    """Check a template file; every problem is listed with its line number."""
+    from server.checklists import TemplateError, load_template
+
+    try:
+        template = load_template(file.read_text(encoding="utf-8"), str(file))
+    except TemplateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file} is not UTF-8 text") from exc
+    count = len(template.checkpoints())
+    click.echo(f"{file}: valid template {template.key!r} v{template.version}, {count} checkpoints")

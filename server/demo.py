@@ -12,6 +12,7 @@ import click
 import uvicorn
 from sqlalchemy import select
 
+from server.checklists import builtin_templates
 from server.cli import uvicorn_config
 from server.db import repo
 from server.db.engine import open_database
@@ -19,6 +20,7 @@ from server.db.models import Audit
 from server.media.client import ParticipantClient
 from server.settings import Settings
 from server.simcam import SceneTrack, ToneTrack
+from server.walkthrough import DEFAULT_TEMPLATE
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ async def prepare(settings: Settings) -> tuple[str, str]:
                 .first()
             )
             if audit is None:
+                template = builtin_templates()[DEFAULT_TEMPLATE]
                 audit = await repo.create_audit(
                     s,
                     user,
@@ -54,6 +57,8 @@ async def prepare(settings: Settings) -> tuple[str, str]:
                     facility_name=DEMO_FACILITY,
                     country="VN",
                     address="Lot 12, Demo Industrial Park, Binh Duong",
+                    template_key=template.key,
+                    template_snapshot=template.to_dict(),
                 )
             for old in await repo.list_invites(s, audit.id):
                 if old.label == CAMERA_LABEL:

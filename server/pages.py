@@ -9,14 +9,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server.api.audits import parse_new_audit
-from server.api.common import audit_json
+from server import walkthrough
+from server.api.audits import parse_new_audit, with_template
+from server.api.common import audit_json, iso
+from server.api.evidence import evidence_json
 from server.auth import SESSION_COOKIE, current_user
 from server.context import ctx
-from server.db import repo
+from server.db import evidence_repo, repo, walkthrough_repo
 from server.db.models import User
 from server.errors import ApiError
 from server.tls import ca_cert_path
+
+INVITE_GONE = "This invite link has expired or was revoked. Ask the auditor for a new one."
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -111,6 +115,7 @@ async def audits_create(request: Request) -> Response:
     form = await request.form()
     body = {
         "title": form.get("title") or None,
+        "template": form.get("template") or None,
         "facility": {
             "name": form.get("facility_name"),
             "country": form.get("country"),
@@ -118,7 +123,7 @@ async def audits_create(request: Request) -> Response:
         },
     }
     try:
-        fields = parse_new_audit(body)
+        fields = await with_template(request, parse_new_audit(body))
     except ApiError as exc:
         async with ctx(request).db.session() as s:
             audits = await repo.list_audits(s)
@@ -166,7 +171,7 @@ async def join_page(request: Request) -> Response:
         context = {
             "user": None,
             "title": "This link no longer works",
-            "message": "This invite link has expired or was revoked. Ask the auditor for a new one.",
+            "message": INVITE_GONE,
         }
         return render(request, "error.html", context, 410)
     config = {"audit_id": audit.id, "ws_path": f"/ws/audits/{audit.id}", "role": "staff", "token": token}
@@ -174,6 +179,58 @@ async def join_page(request: Request) -> Response:
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def techcheck_page(request: Request) -> Response:
+    token = request.path_params["token"]
+    async with ctx(request).db.session() as s:
+        invite = await repo.valid_invite(s, token) if len(token) <= 200 else None
+        audit = await repo.get_audit(s, invite.audit_id) if invite else None
+    if invite is None or audit is None:
+        context = {"user": None, "title": "This link no longer works", "message": INVITE_GONE}
+        return render(request, "error.html", context, 410)
+    config = {"audit_id": audit.id, "token": token}
+    response = render(request, "techcheck.html", {"user": None, "audit": audit_json(audit), "config": config})
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def report_page(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return to_login(request)
+    app = ctx(request)
+    async with app.db.session() as s:
+        audit = await repo.get_audit(s, request.path_params["audit_id"])
+        if audit is None:
+            missing = {
+                "user": user_json(user),
+                "title": "Audit not found",
+                "message": "There is no audit with this address.",
+            }
+            return render(request, "error.html", missing, 404)
+        evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
+        consents = await walkthrough_repo.consents(s, audit.id)
+    view = await walkthrough.checkpoints_view(app, audit) if audit.template_snapshot else None
+    by_checkpoint: dict[str, list[dict[str, Any]]] = {}
+    for row in evidence:
+        if row.checkpoint and row.kind != "still":
+            by_checkpoint.setdefault(row.checkpoint, []).append(evidence_json(row))
+    sections = []
+    for section in view["sections"] if view else []:
+        items = [cp | {"evidence": by_checkpoint.get(cp["key"], [])} for cp in section["checkpoints"]]
+        sections.append(section | {"checkpoints": items})
+    context: dict[str, Any] = {
+        "user": user_json(user),
+        "audit": audit_json(audit),
+        "outcome": audit.outcome,
+        "sections": sections,
+        "template": view["template"] if view else None,
+        "consents": [{"actor": c.actor, "role": c.role, "accepted_at": iso(c.accepted_at)} for c in consents],
+        "generated_at": iso(dt.datetime.now(dt.UTC)),
+    }
+    return render(request, "report.html", context)
 
 
 async def ca_certificate(request: Request) -> Response:
@@ -196,6 +253,8 @@ routes = [
     Route("/audits", audits_create, methods=["POST"]),
     Route("/audits/{audit_id}", console_page),
     Route("/join/{token}", join_page),
+    Route("/join/{token}/check", techcheck_page),
+    Route("/audits/{audit_id}/report", report_page),
     Route("/certs/ca.pem", ca_certificate),
     Route("/healthz", healthz),
 ]

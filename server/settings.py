@@ -11,6 +11,15 @@ from urllib.parse import urlsplit
 ENV_PREFIX = "VAUDIT_"
 
 
+DEFAULT_NOTICE = (
+    "This remote audit session is recorded as audit evidence. The auditor sees and hears what the "
+    "facility camera and microphone capture; video, audio, still pictures and photos are kept with "
+    "their time and, if you allow it, your location, in the audit repository that the association's "
+    "members and the customs agency may consult. Pause the camera during breaks. You can stop at any "
+    "time by closing this page."
+)
+
+
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
 
@@ -71,6 +80,7 @@ class Settings:
     capture_window_ms: int = 500
     segment_seconds: float = 10.0
     log_level: str = "info"
+    recording_notice: str = DEFAULT_NOTICE
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

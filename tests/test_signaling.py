@@ -44,6 +44,7 @@ async def test_auditor_joins_with_bearer_token(server: LiveServer, api_token: st
         assert welcome["audit"]["facility"]["name"] == "Hanoi Electronics"
         assert welcome["ice_servers"] == []
         assert json.loads(await ws.recv()) == {"type": "media", "state": "waiting"}
+        assert json.loads(await ws.recv()) == {"type": "checkpoint", "checkpoint": None}
         assert await exchange(ws, {"type": "ping"}) == {"type": "pong"}
 
 
@@ -94,6 +95,7 @@ async def test_bad_messages_get_errors_and_the_socket_survives(server: LiveServe
         assert (await exchange(ws, {"type": "offer", "sdp": "v=0"}))["code"] == "not_joined"
         await exchange(ws, {"type": "join", "token": invite["token"]})
         await ws.recv()  # media state
+        await ws.recv()  # current checkpoint
         assert (await exchange(ws, "{oops"))["code"] == "bad_json"
         assert (await exchange(ws, {"type": "teleport"}))["code"] == "unknown_type"
         assert (await exchange(ws, {"type": "candidate", "candidate": {"candidate": "x"}}))[
@@ -102,6 +104,11 @@ async def test_bad_messages_get_errors_and_the_socket_survives(server: LiveServe
         big = json.dumps({"type": "offer", "sdp": "v=0" + "x" * 100_000})
         assert (await exchange(ws, big))["code"] == "too_large"
         garbage = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\nm=video nonsense\r\n"}
+        assert (await exchange(ws, garbage))["code"] == "consent_required"
+        assert await exchange(ws, {"type": "consent", "accepted": True}) == {
+            "type": "consent-recorded",
+            "accepted": True,
+        }
         reply = await exchange(ws, garbage)
         assert reply["code"] == "bad_sdp" and reply["message"]
         await ws.send(b"\x00\x01binary")
@@ -119,9 +126,11 @@ async def test_other_participants_are_unaffected_by_a_misbehaving_one(
     async with websockets.connect(server.ws_url(audit_id), additional_headers=headers) as auditor:
         await exchange(auditor, {"type": "join"})
         await auditor.recv()
+        await auditor.recv()
         async with websockets.connect(server.ws_url(audit_id)) as staff:
             await exchange(staff, {"type": "join", "token": invite["token"]})
             assert json.loads(await staff.recv())["type"] == "media"
+            assert json.loads(await staff.recv())["type"] == "checkpoint"
             joined = json.loads(await auditor.recv())
             assert joined["type"] == "participant-joined" and joined["participant"]["role"] == "staff"
             for _ in range(20):

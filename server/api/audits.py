@@ -15,6 +15,7 @@ from server.context import ctx
 from server.db import repo
 from server.db.models import Audit, Invite, utcnow
 from server.errors import ApiError
+from server.walkthrough import DEFAULT_TEMPLATE, resolve_template
 
 
 def parse_new_audit(body: dict[str, Any]) -> dict[str, Any]:
@@ -25,7 +26,20 @@ def parse_new_audit(body: dict[str, Any]) -> dict[str, Any]:
     country = text_field(facility, "country", limit=100, required=True)
     address = text_field(facility, "address", limit=1000)
     title = text_field(body, "title", limit=300) or f"Security audit — {name}"
-    return {"title": title, "facility_name": name, "country": country, "address": address}
+    template = text_field(body, "template", limit=64) or DEFAULT_TEMPLATE
+    return {
+        "title": title,
+        "facility_name": name,
+        "country": country,
+        "address": address,
+        "template": template,
+    }
+
+
+async def with_template(request: Request, fields: dict[str, Any]) -> dict[str, Any]:
+    """Resolve the template key into the snapshot the audit keeps for ever."""
+    template = await resolve_template(ctx(request), fields.pop("template"))
+    return fields | {"template_key": template.key, "template_snapshot": template.to_dict()}
 
 
 async def load_audit(request: Request, audit_id: str) -> Audit:
@@ -38,7 +52,7 @@ async def load_audit(request: Request, audit_id: str) -> Audit:
 
 async def create_audit(request: Request) -> Response:
     user = await require_user(request)
-    fields = parse_new_audit(await read_json(request))
+    fields = await with_template(request, parse_new_audit(await read_json(request)))
     async with ctx(request).db.session() as s:
         audit = await repo.create_audit(s, user, **fields)
     return JSONResponse(audit_json(audit), status_code=201, headers={"Location": f"/api/audits/{audit.id}"})

@@ -77,4 +77,14 @@ def audit_json(audit: Audit) -> dict[str, Any]:
         "created_at": iso(audit.created_at),
         "created_by": audit.created_by,
         "completed_at": iso(audit.completed_at),
+        "template": _template_ref(audit),
+        "current_checkpoint": audit.current_checkpoint,
+        "outcome": audit.outcome,
     }
+
+
+def _template_ref(audit: Audit) -> dict[str, Any] | None:
+    snap = audit.template_snapshot
+    if snap is None:
+        return None
+    return {"key": snap.get("key"), "version": snap.get("version"), "title": snap.get("title")}

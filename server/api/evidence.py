@@ -18,6 +18,7 @@ from server.errors import ApiError
 from server.recording import CaptureError
 
 KINDS = ("still", "capture", "photo")
+IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 MAX_PAGE = 500
 
 
@@ -128,7 +129,9 @@ async def evidence_image(request: Request) -> Response:
     path = ctx(request).recorders.store.path(row.blob)
     if path is None or not path.exists():
         raise ApiError(410, "gone", "the image file of this evidence item is missing from the store")
-    return FileResponse(path, media_type="image/jpeg", headers=headers)
+    return FileResponse(
+        path, media_type=IMAGE_TYPES.get(path.suffix, "application/octet-stream"), headers=headers
+    )
 
 
 async def create_capture(request: Request) -> Response:

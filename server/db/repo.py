@@ -94,7 +94,15 @@ async def revoke_credential(s: AsyncSession, token: str) -> None:
 
 
 async def create_audit(
-    s: AsyncSession, user: User, *, title: str, facility_name: str, country: str, address: str | None
+    s: AsyncSession,
+    user: User,
+    *,
+    title: str,
+    facility_name: str,
+    country: str,
+    address: str | None,
+    template_key: str | None = None,
+    template_snapshot: dict[str, Any] | None = None,
 ) -> Audit:
     audit = Audit(
         title=title,
@@ -102,6 +110,8 @@ async def create_audit(
         facility_country=country,
         facility_address=address,
         created_by=user.id,
+        template_key=template_key,
+        template_snapshot=template_snapshot,
     )
     s.add(audit)
     await s.commit()

@@ -40,6 +40,7 @@ class ParticipantClient:
         tap: dict[str, FrameSink] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         video_codec: str | None = None,
+        location: dict[str, float] | None = None,
     ) -> None:
         self.ws_url = ws_url
         self.token = token
@@ -50,6 +51,7 @@ class ParticipantClient:
         self.tap = tap or {}
         self.ssl_context = ssl_context
         self.video_codec = video_codec
+        self.location = location
         self.pc: RTCPeerConnection | None = None
         self.messages: list[dict[str, Any]] = []
         self.remote_tracks: dict[str, MediaStreamTrack] = {}
@@ -74,6 +76,9 @@ class ParticipantClient:
         if welcome.get("type") != "welcome":
             raise ConnectionError(f"join refused: {welcome}")
         self.messages.append(welcome)
+        if welcome.get("consent", {}).get("required"):
+            # A scripted participant stands for a person who accepted the recording notice.
+            await self._ws.send(json.dumps({"type": "consent", "accepted": True, "location": self.location}))
         self._reader = asyncio.create_task(self._read())
         ice = tuple(
             IceServer(s["urls"], s.get("username"), s.get("credential")) for s in welcome["ice_servers"]

@@ -78,6 +78,7 @@ class Room:
     _audio_consumers: list[FrameSink] = field(default_factory=list)
     _decoded_consumers: list[DecodedSink] = field(default_factory=list)
     _decoder: DecodeWorker | None = None
+    _video_taps: dict[str, ReceiverTap] = field(default_factory=dict)
     _source_listeners: list[Callable[[], None]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _watchdog: asyncio.Task[None] | None = None
@@ -97,8 +98,15 @@ class Room:
         self.participants.pop(participant_id, None)
         self._stop_outputs(participant_id)
         self.outputs.pop(participant_id, None)
+        self._video_taps.pop(participant_id, None)
         if self.source is not None and self.source.participant_id == participant_id:
-            self.source = None
+            # Another phone still publishing (e.g. a second device) takes over.
+            if self._video_taps:
+                pid, tap = list(self._video_taps.items())[-1]
+                self._switch_source(_VideoSource(pid, tap))
+                self.request_keyframe()
+            else:
+                self.source = None
             await self._set_media_state("waiting")
         if self._talker == participant_id:
             self._talker = None
@@ -152,13 +160,8 @@ class Room:
         role = self.participants[participant_id].role
         if kind == "video" and role == "staff":
             tap = tap_factory(lambda f: self._on_video(participant_id, f))
-            if self.source is not None:
-                for outs in self.outputs.values():
-                    if outs.video is not None:
-                        outs.video.source_changed()
-            self.source = _VideoSource(participant_id, tap)
-            for listener in self._source_listeners:
-                listener()
+            self._video_taps[participant_id] = tap
+            self._switch_source(_VideoSource(participant_id, tap))
             return tap
         if kind == "audio" and role == "staff":
             return tap_factory(lambda f: self._on_phone_audio(f))
@@ -186,6 +189,15 @@ class Room:
         target = self._video_consumers if kind == "video" else self._audio_consumers
         target.append(sink)
         return lambda: target.remove(sink) if sink in target else None
+
+    def _switch_source(self, source: _VideoSource | None) -> None:
+        if self.source is not None:
+            for outs in self.outputs.values():
+                if outs.video is not None:
+                    outs.video.source_changed()
+        self.source = source
+        for listener in self._source_listeners:
+            listener()
 
     def on_source_change(self, listener: Callable[[], None]) -> None:
         """Be told when a (new) phone becomes the video source, e.g. after a rejoin."""

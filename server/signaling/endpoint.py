@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from typing import Any
@@ -11,11 +12,13 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from server import walkthrough
 from server.api.evidence import evidence_json
 from server.auth import current_user
 from server.context import AppContext, ctx
-from server.db import repo
+from server.db import repo, walkthrough_repo
 from server.db.models import Audit
+from server.errors import ApiError
 from server.media.hub import Participant, Room
 from server.media.peer import OfferError, PeerSession, answer
 from server.recording import CaptureError
@@ -50,6 +53,9 @@ class Connection:
         self.room: Room | None = None
         self.peer: PeerSession | None = None
         self.actor = ""
+        self.consented = False
+        self.location: dict[str, float] | None = None
+        self.notice_sha256 = hashlib.sha256(app.settings.recording_notice.encode("utf-8")).hexdigest()
         self.tasks: set[asyncio.Task[None]] = set()
         self.writer = asyncio.create_task(self._write())
 
@@ -96,7 +102,11 @@ class Connection:
             await self.join(msg)
         elif self.participant is None or self.room is None:
             raise m.MessageError("not_joined", "send 'join' first")
+        elif isinstance(msg, m.Consent):
+            await self.consent(msg)
         elif isinstance(msg, m.Offer):
+            if not self.consented:
+                raise m.MessageError("consent_required", "accept the recording notice before media can flow")
             await self.offer(msg)
         elif isinstance(msg, m.Candidate):
             if self.peer is None:
@@ -107,6 +117,8 @@ class Connection:
                 raise m.MessageError("invalid", f"bad candidate: {exc}") from exc
         elif isinstance(msg, m.Capture):
             self.start_capture(msg)
+        elif isinstance(msg, m.Goto | m.Pointer | m.PhotoRequest):
+            await self.direct(msg)
         elif isinstance(msg, m.MediaState):
             self.participant.audio, self.participant.video = msg.audio, msg.video
             await self.room.update(self.participant)
@@ -134,10 +146,24 @@ class Connection:
                 },
                 "participants": [p.public() for p in room.participants.values()],
                 "ice_servers": self.app.settings.ice_servers_json(),
+                "consent": {
+                    "required": not await self.has_consented(actor),
+                    "notice": self.app.settings.recording_notice,
+                    "notice_sha256": self.notice_sha256,
+                },
             }
         )
+        async with self.app.db.session() as s:
+            self.consented = await walkthrough_repo.has_consent(s, self.audit.id, actor, self.notice_sha256)
         await room.add(participant)
         await self.send(room.media_message())
+        template = walkthrough.template_of(self.audit)
+        if template is not None:
+            key = self.audit.current_checkpoint
+            if role == "staff":
+                await self.send(walkthrough.staff_message(template, key, msg.lang))
+            else:
+                await self.send(walkthrough.auditor_message(template, key))
 
     async def identify(self, msg: m.Join) -> tuple[str, str, str]:
         """(role, display name, actor for the event log) of whoever is joining."""
@@ -171,6 +197,66 @@ class Connection:
             raise m.MessageError("bad_sdp", str(exc)) from exc
         self.peer = session
         await self.send({"type": "answer", "sdp": sdp})
+
+    async def has_consented(self, actor: str) -> bool:
+        async with self.app.db.session() as s:
+            return await walkthrough_repo.has_consent(s, self.audit.id, actor, self.notice_sha256)
+
+    async def consent(self, msg: m.Consent) -> None:
+        """Log that this participant accepted (or refused) the recording notice."""
+        assert self.participant is not None
+        if not msg.accepted:
+            self.consented = False
+            async with self.app.db.session() as s:
+                await repo.record_event(s, self.audit.id, "consent-refused", self.actor, {})
+            await self.send({"type": "consent-recorded", "accepted": False})
+            return
+        async with self.app.db.session() as s:
+            await walkthrough_repo.add_consent(
+                s,
+                audit_id=self.audit.id,
+                actor=self.actor,
+                role=self.participant.role,
+                notice_sha256=self.notice_sha256,
+                location=msg.location,
+            )
+            await repo.record_event(
+                s,
+                self.audit.id,
+                "consent",
+                self.actor,
+                {"notice_sha256": self.notice_sha256, "location": msg.location},
+            )
+        self.consented = True
+        self.location = msg.location
+        await self.send({"type": "consent-recorded", "accepted": True})
+
+    async def direct(self, msg: m.Goto | m.Pointer | m.PhotoRequest) -> None:
+        """The auditor directs the walk: next checkpoint, "point here", "take a photo"."""
+        assert self.participant is not None and self.room is not None
+        if self.participant.role != "auditor":
+            raise m.MessageError("forbidden", "only auditors direct the walkthrough")
+        if isinstance(msg, m.Goto):
+            fresh = await self.fresh_audit()
+            try:
+                await walkthrough.goto(self.app, fresh, msg.key, self.actor)
+            except ApiError as exc:
+                raise m.MessageError(exc.code, exc.message) from exc
+            return
+        staff = [p for p in self.room.participants.values() if p.role == "staff"]
+        if isinstance(msg, m.Pointer):
+            out: dict[str, Any] = {"type": "pointer", "x": msg.x, "y": msg.y, "from": self.participant.name}
+        else:
+            out = {"type": "photo-request", "request_id": str(uuid.uuid4()), "checkpoint": msg.checkpoint}
+        for p in staff:
+            await p.send(out)
+
+    async def fresh_audit(self) -> Audit:
+        async with self.app.db.session() as s:
+            audit = await repo.get_audit(s, self.audit.id)
+        assert audit is not None
+        self.audit = audit
+        return audit
 
     def start_capture(self, msg: m.Capture) -> None:
         assert self.participant is not None

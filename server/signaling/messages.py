@@ -60,7 +60,29 @@ class Capture:
     request_id: str | None
 
 
-Message = Join | Offer | Candidate | MediaState | Ping | Capture
+@dataclass(frozen=True)
+class Consent:
+    accepted: bool
+    location: dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class Goto:
+    key: str | None
+
+
+@dataclass(frozen=True)
+class Pointer:
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class PhotoRequest:
+    checkpoint: str | None
+
+
+Message = Join | Offer | Candidate | MediaState | Ping | Capture | Consent | Goto | Pointer | PhotoRequest
 
 
 def _str(obj: dict[str, Any], key: str, limit: int, required: bool = True) -> str | None:
@@ -131,6 +153,41 @@ def _capture(obj: dict[str, Any]) -> Capture:
     return Capture(_str(obj, "checkpoint", 100, required=False), _str(obj, "request_id", 64, required=False))
 
 
+def _number(obj: dict[str, Any], key: str, low: float, high: float) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise MessageError("invalid", f"'{key}' must be a number from {low} to {high}")
+    return float(value)
+
+
+def _location(obj: dict[str, Any]) -> dict[str, float] | None:
+    loc = obj.get("location")
+    if loc is None:
+        return None
+    if not isinstance(loc, dict):
+        raise MessageError("invalid", "'location' must be an object with lat, lon and accuracy, or null")
+    out = {"lat": _number(loc, "lat", -90, 90), "lon": _number(loc, "lon", -180, 180)}
+    if loc.get("accuracy") is not None:
+        out["accuracy"] = _number(loc, "accuracy", 0, 1e7)
+    return out
+
+
+def _consent(obj: dict[str, Any]) -> Consent:
+    return Consent(_bool(obj, "accepted"), _location(obj))
+
+
+def _goto(obj: dict[str, Any]) -> Goto:
+    return Goto(_str(obj, "key", 100, required=False))
+
+
+def _pointer(obj: dict[str, Any]) -> Pointer:
+    return Pointer(_number(obj, "x", 0, 1), _number(obj, "y", 0, 1))
+
+
+def _photo_request(obj: dict[str, Any]) -> PhotoRequest:
+    return PhotoRequest(_str(obj, "checkpoint", 100, required=False))
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "join": _join,
     "offer": _offer,
@@ -138,6 +195,10 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "media-state": _media_state,
     "ping": _ping,
     "capture": _capture,
+    "consent": _consent,
+    "goto": _goto,
+    "pointer": _pointer,
+    "photo-request": _photo_request,
 }
 
 

@@ -41,6 +41,7 @@ async def open_console(browser: Browser, server: LiveServer, audit_id: str) -> P
     context = await browser.new_context(viewport={"width": 1366, "height": 800})
     page = await context.new_page()
     await sign_in(page, server, f"/audits/{audit_id}")
+    await page.get_by_test_id("consent-accept").click()
     return page
 
 

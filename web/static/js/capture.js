@@ -1,5 +1,6 @@
 // The Capture button of the auditor console: asks the server to keep what the facility
-// camera shows now as evidence, shows the requests in flight and says why one failed.
+// camera shows now as evidence of the current checkpoint, shows the requests in flight and
+// says why one failed.
 
 import { $ } from './dom.js';
 
@@ -23,9 +24,13 @@ export function failureText(reason) {
 }
 
 export class CaptureControl {
-  /** `send(message)` returns false when the message could not be sent. */
-  constructor(send) {
+  /**
+   * `send(message)` returns false when the message could not be sent; `checkpoint()` is the
+   * key of the checkpoint a capture belongs to (the current one), or null.
+   */
+  constructor(send, checkpoint = () => null) {
     this.send = send;
+    this.checkpoint = checkpoint;
     this.pending = new Map(); // request_id → timer that gives up waiting for the answer
     this.available = false;
     this.blocker = '';
@@ -50,7 +55,7 @@ export class CaptureControl {
     this.render();
   }
 
-  request(checkpoint = null) {
+  request(checkpoint = this.checkpoint()) {
     if (!this.available) {
       this.showError(this.blocker, { blocker: true });
       return;

@@ -1,13 +1,21 @@
-// Auditor console: watch and hear the facility camera, talk to the facility, capture
-// evidence, invite staff.
+// Auditor console: watch and hear the facility camera, talk to the facility, direct the
+// walk checkpoint by checkpoint, capture evidence, record results, complete the audit.
 
 import { CaptureControl } from './capture.js';
+import { CheckpointCard } from './checkpoint-card.js';
+import { CheckpointList, Walkthrough } from './checkpoints.js';
+import { Completion } from './completion.js';
+import { askConsent } from './consent.js';
 import { $, isTyping, localizeTimes, readConfig, setBadge, setPressed } from './dom.js';
 import { EvidenceStrip } from './evidence.js';
 import { setupInvites } from './invites.js';
 import { Roster, renderParticipants } from './participants.js';
 import { PeerLink } from './peer.js';
+import { PhotoRequest } from './photo-request.js';
+import { VideoPointer } from './pointer.js';
+import { RemoteVideo } from './remote-video.js';
 import { Signaling } from './signaling.js';
+import { TechCheckPanel } from './techcheck-panel.js';
 
 const config = readConfig();
 
@@ -27,6 +35,7 @@ const els = {
   mediaInfo: $('#media-info'),
   participants: $('#participants'),
   participantsEmpty: $('#participants-empty'),
+  pointerHint: $('#pointer-hint'),
 };
 
 // Why the server closed for good: a short badge, a sentence over the video, a way on.
@@ -40,9 +49,11 @@ const TERMINAL = {
   4409: {
     badge: 'Audit completed',
     text: 'This audit is completed. The live session is closed.',
-    action: { label: 'Back to audits', href: '/audits' },
+    action: { label: 'Open the report', href: `${location.pathname.replace(/\/$/, '')}/report` },
   },
 };
+// Errors about directing the walk, shown on the checkpoint card.
+const WALK_ERRORS = new Set(['not_found', 'audit_closed', 'no_template']);
 
 const MIC_WAIT_MS = 1_500;
 const WAITING_FOR_CAMERA = 'Waiting for the facility camera…';
@@ -57,6 +68,7 @@ const view = {
   codec: null,
   frames: false, // the video element has shown a frame since media went live
   terminal: null,
+  consenting: false, // the recording notice is waiting for the auditor's acceptance
 };
 
 const vaudit = { pc: null, state: 'connecting' };
@@ -69,18 +81,33 @@ let welcomes = 0;
 let remoteStream = new MediaStream();
 
 const signaling = new Signaling(config.ws_path);
+const send = (message) => signaling.send(message);
 const roster = new Roster(() => {
   renderParticipants(els.participants, els.participantsEmpty, roster);
   render();
 });
-const link = new PeerLink({ send: (message) => signaling.send(message), setup: addTransceivers });
-const evidence = new EvidenceStrip(config.audit_id);
-const capture = new CaptureControl((message) => signaling.send(message));
+const link = new PeerLink({ send, setup: addTransceivers });
+const remote = new RemoteVideo({
+  frame: els.frame, video: els.video, soundButton: els.sound, onFrame: frameSeen, onResize: renderMediaInfo,
+});
+const walk = new Walkthrough(config.audit_id);
+const currentKey = () => walk.currentKey;
+const evidence = new EvidenceStrip(config.audit_id, (key) => walk.titleOf(key));
+const capture = new CaptureControl(send, currentKey);
+const photo = new PhotoRequest({ send, checkpoint: currentKey });
+const card = new CheckpointCard(walk, go);
+const completion = new Completion(config.audit_id, walk);
+const techCheck = new TechCheckPanel(config.audit_id);
+new CheckpointList(walk, go);
+new VideoPointer(els.frame, els.video, { send, enabled: () => vaudit.state === 'connected' && !completion.completed });
 const micReady = acquireMic();
+let consentShown = null; // the notice the auditor accepted on this page
+let consentPending = null; // {session, iceServers} while the server logs our consent
 
 function connectionView() {
   if (view.terminal) return ['failed', view.terminal.badge];
   if (!view.socketOpen) return view.joined ? ['reconnecting', 'Reconnecting…'] : ['connecting', 'Connecting…'];
+  if (view.consenting) return ['connecting', 'Waiting for your consent'];
   if (view.retrying || view.pcState === 'failed') return ['failed', 'Connection failed — retrying'];
   if (view.pcState === 'disconnected') return ['reconnecting', 'Reconnecting…'];
   if (view.pcState !== 'connected') {
@@ -100,6 +127,7 @@ function render() {
   if (text === WAITING_FOR_CAMERA && roster.others('staff').length === 0) {
     overlay = `${text} Nobody from the facility has joined yet: create an invite link and send it to them.`;
   }
+  if (view.consenting && !view.terminal) overlay = 'Accept the recording notice to start the video.';
   if (view.terminal) overlay = view.terminal.text;
   els.overlayText.textContent = overlay;
   const action = view.terminal && view.terminal.action;
@@ -111,21 +139,48 @@ function render() {
   renderMediaInfo();
   const blocker = captureBlocker();
   capture.setAvailable(!blocker, blocker);
+  photo.setBlocker(photoBlocker());
+  els.pointerHint.hidden = state !== 'connected' || completion.completed;
+  els.frame.classList.toggle('can-point', state === 'connected' && !completion.completed);
 }
 
 /** Why nothing can be captured right now, or '' when a capture can be taken. */
 function captureBlocker() {
+  if (completion.completed) return 'The audit is completed: nothing more can be captured.';
   if (view.terminal) return 'The live session is closed: nothing can be captured.';
   if (!view.socketOpen) return 'Not connected to the server: nothing can be captured until the connection is back.';
   if (view.media !== 'live') return 'The facility camera is not live: there is nothing to capture yet.';
   return '';
 }
 
-/** A capture is stored: a short flash over the video, like a camera shutter. */
-function shutter() {
-  els.frame.classList.remove('is-captured');
-  void els.frame.offsetWidth; // restart the animation when captures follow each other
-  els.frame.classList.add('is-captured');
+/** Why no photo can be asked for right now, or ''. */
+function photoBlocker() {
+  if (completion.completed || view.terminal) return 'The live session is closed.';
+  if (!view.socketOpen) return 'Not connected to the server.';
+  if (roster.others('staff').length === 0) return 'Nobody from the facility is connected to take a photo.';
+  return '';
+}
+
+/** Make a checkpoint current for everyone: over the socket, or over HTTP while it is down. */
+function go(key) {
+  if (completion.completed) return;
+  card.showError('');
+  if (send({ type: 'goto', key })) return;
+  walk.gotoOverHttp(key).catch((error) => card.showError(`Could not move to that checkpoint: ${error.message}`));
+}
+
+/** The audit is completed (here or by another auditor): results are final, the session ends. */
+function finish() {
+  card.setReadOnly(true);
+  capture.abandon();
+  view.terminal = TERMINAL[4409];
+  view.socketOpen = false;
+  signaling.stop();
+  link.close();
+  vaudit.pc = null;
+  if (mic) mic.stop();
+  els.mute.disabled = true;
+  render();
 }
 
 function renderMediaInfo() {
@@ -161,6 +216,15 @@ async function acquireMic() {
   if (mic && link.pc && !pcHasMic) link.renew();
 }
 
+/** Connect the media once consent is settled; a newer welcome makes this one stale. */
+async function startMedia(session, iceServers) {
+  // Give the microphone prompt a moment, but never let an unanswered prompt keep the video away.
+  await Promise.race([micReady, new Promise((resolve) => setTimeout(resolve, MIC_WAIT_MS))]);
+  if (session !== welcomes || !signaling.isOpen) return;
+  link.welcome(iceServers);
+  sendMediaState();
+}
+
 function addTransceivers(pc) {
   pcHasMic = Boolean(mic);
   pc.addTransceiver('video', { direction: 'recvonly' });
@@ -181,57 +245,24 @@ function setMuted(muted) {
   sendMediaState();
 }
 
-// Playback. Browsers may refuse to autoplay sound before the user has clicked anything;
-// then play muted (video still flows) and offer a button for the sound.
-function play() {
-  const video = els.video;
-  video.play().catch((error) => {
-    if (error.name !== 'NotAllowedError') return;
-    video.muted = true;
-    els.sound.hidden = false;
-    video.play().catch(() => {});
-  });
-}
-
-function enableSound() {
-  els.video.muted = false;
-  els.video.play().then(() => { els.sound.hidden = true; }, () => {});
-}
-
 function frameSeen() {
-  if (!view.frames && els.video.videoWidth > 0) {
-    view.frames = true;
-    render();
-  }
-}
-
-function watchFrames(video) {
-  if ('requestVideoFrameCallback' in video) {
-    const tick = () => {
-      frameSeen();
-      video.requestVideoFrameCallback(tick);
-    };
-    video.requestVideoFrameCallback(tick);
-  } else {
-    video.addEventListener('playing', frameSeen);
-    video.addEventListener('timeupdate', frameSeen);
-  }
-  video.addEventListener('resize', renderMediaInfo);
-}
-
-function toggleFullscreen() {
-  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
-  else if (els.frame.requestFullscreen) els.frame.requestFullscreen().catch(() => {});
+  if (view.frames) return;
+  view.frames = true;
+  render();
 }
 
 function onKey(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || isTyping(event)) return;
-  if (els.help.open || evidence.viewer.isOpen) return;
+  if (document.querySelector('dialog[open]')) return;
   const key = event.key;
   if (key === 'c' || key === 'C') {
     if (!event.repeat) capture.request();
+  } else if (key === 'n' || key === 'N') card.step(1);
+  else if (key === 'p' || key === 'P') card.step(-1);
+  else if (key === 'r' || key === 'R') {
+    if (!event.repeat) photo.request();
   } else if (key === 'm' || key === 'M') setMuted(!micMuted);
-  else if (key === 'f' || key === 'F') toggleFullscreen();
+  else if (key === 'f' || key === 'F') remote.toggleFullscreen();
   else if (key === '?') els.help.showModal();
   else return;
   event.preventDefault();
@@ -248,7 +279,7 @@ link.addEventListener('pc', ({ detail: pc }) => {
 });
 link.addEventListener('track', ({ detail: event }) => {
   remoteStream.addTrack(event.track);
-  play();
+  remote.play();
 });
 link.addEventListener('state', ({ detail: state }) => {
   view.pcState = state;
@@ -285,14 +316,37 @@ signaling
     view.joined = true;
     const session = ++welcomes;
     roster.reset(message.participant, message.participants);
-    // Back after an outage: fetch the captures that were taken meanwhile.
-    if (session > 1) evidence.load();
-    // Give the microphone prompt a moment, but never let an unanswered prompt keep the video away.
-    await Promise.race([micReady, new Promise((resolve) => setTimeout(resolve, MIC_WAIT_MS))]);
-    if (session !== welcomes || !signaling.isOpen) return;
-    link.welcome(message.ice_servers);
-    sendMediaState();
+    // Back after an outage: fetch what happened meanwhile.
+    if (session > 1) {
+      evidence.load();
+      walk.refresh();
+    }
+    const consent = message.consent || {};
+    if (consent.required) {
+      // Accepted once on this page already (we reconnected): say so again; else ask.
+      if (consentShown !== consent.notice_sha256) {
+        view.consenting = true;
+        render();
+        await askConsent(consent.notice);
+        view.consenting = false;
+        render();
+      }
+      consentShown = consent.notice_sha256;
+      if (session !== welcomes) return;
+      consentPending = { session, iceServers: message.ice_servers };
+      send({ type: 'consent', accepted: true });
+      return;
+    }
+    await startMedia(session, message.ice_servers);
   })
+  .on('consent-recorded', (message) => {
+    const pending = consentPending;
+    consentPending = null;
+    if (pending && message.accepted) startMedia(pending.session, pending.iceServers);
+  })
+  .on('checkpoint', (message) => walk.moved(message.checkpoint))
+  .on('checkpoint-result', (message) => walk.recorded(message))
+  .on('audit-completed', (message) => completion.show(message.outcome || {}))
   .on('answer', (message) => link.answer(message.sdp))
   .on('media', (message) => {
     view.media = message.state;
@@ -302,21 +356,29 @@ signaling
   })
   .on('evidence', (message) => {
     capture.succeeded(message.request_id);
-    if (evidence.add(message.item, { fresh: true })) shutter();
+    if (evidence.add(message.item, { fresh: true })) remote.shutter();
+    walk.evidenceAdded(message.item);
   })
-  .on('captured', (message) => evidence.add(message.item, { fresh: true }))
-  .on('participant-joined', (message) => roster.upsert(message.participant))
+  .on('captured', (message) => {
+    evidence.add(message.item, { fresh: true });
+    walk.evidenceAdded(message.item);
+    photo.arrived(message.item);
+  })
+  .on('participant-joined', (message) => {
+    roster.upsert(message.participant);
+    if (message.participant && message.participant.role === 'staff') techCheck.load();
+  })
   .on('participant-updated', (message) => roster.upsert(message.participant))
   .on('participant-left', (message) => roster.remove(message.participant_id))
   .on('error', (message) => {
     if (message.code === 'bad_sdp') link.offerRefused();
     else if (message.code === 'capture_failed') capture.failed(message);
+    else if (WALK_ERRORS.has(message.code)) card.showError(message.message);
     else console.warn(`server refused a message: ${message.code}: ${message.message}`);
   });
 
 els.mute.addEventListener('click', () => setMuted(!micMuted));
-els.sound.addEventListener('click', enableSound);
-els.fullscreen.addEventListener('click', toggleFullscreen);
+els.fullscreen.addEventListener('click', () => remote.toggleFullscreen());
 els.showHelp.addEventListener('click', () => els.help.showModal());
 document.addEventListener('keydown', onKey);
 window.addEventListener('pagehide', () => {
@@ -324,12 +386,22 @@ window.addEventListener('pagehide', () => {
   link.close();
 });
 window.addEventListener('pageshow', (event) => {
-  if (event.persisted) signaling.connect();
+  if (event.persisted && !completion.completed) signaling.connect();
 });
 
-watchFrames(els.video);
+walk.addEventListener('change', () => evidence.relabel());
+completion.addEventListener('completed', ({ detail }) => {
+  finish();
+  // `audit-completed` carries only the verdict and score: fetch the counts.
+  if (!detail.counts) completion.load();
+});
+
 localizeTimes();
 setupInvites(config.audit_id);
 evidence.load();
+walk.load();
+techCheck.load();
 render();
-signaling.connect();
+completion.load().then(() => {
+  if (!completion.completed) signaling.connect();
+});

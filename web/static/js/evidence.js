@@ -1,5 +1,6 @@
-// Evidence strip of the auditor console: the audit's captures as thumbnails, newest first,
-// each opening a larger view with its time, size, SHA-256 and sharpness.
+// Evidence strip of the auditor console: the audit's captures and the phone's photos as
+// thumbnails, newest first, each opening a larger view with its time, size, SHA-256 and
+// sharpness, labelled with the checkpoint it belongs to.
 
 import { $, api, element, isTyping } from './dom.js';
 
@@ -39,11 +40,19 @@ function newestFirst(a, b) {
   return (b.seq ?? 0) - (a.seq ?? 0) || String(b.captured_at).localeCompare(String(a.captured_at));
 }
 
-function thumbnail(item, open) {
+const KIND_LABELS = { capture: 'Capture', photo: 'Photo' };
+
+function kindLabel(item) {
+  return KIND_LABELS[item.kind] || 'Capture';
+}
+
+function thumbnail(item, open, titleOf) {
   const node = element('li', 'evidence-item');
   node.dataset.testid = 'evidence-item';
   node.dataset.id = item.id;
   node.dataset.sha256 = item.sha256;
+  node.dataset.kind = item.kind || 'capture';
+  if (item.checkpoint) node.dataset.checkpoint = item.checkpoint;
 
   const button = element('button', 'evidence-thumb');
   button.type = 'button';
@@ -59,22 +68,37 @@ function thumbnail(item, open) {
   time.dateTime = item.captured_at;
   time.title = item.captured_at;
   meta.append(time);
-  if (item.checkpoint) {
-    const checkpoint = element('span', 'evidence-checkpoint', item.checkpoint);
-    checkpoint.title = item.checkpoint;
-    meta.append(checkpoint);
-  }
-  const label = [`Capture at ${time.textContent}`, item.checkpoint, 'enlarge'].filter(Boolean);
-  button.setAttribute('aria-label', label.join(', '));
+  if (item.checkpoint) meta.append(element('span', 'evidence-checkpoint'));
   button.append(image, meta);
+  if (item.kind === 'photo') {
+    const badge = element('span', 'evidence-badge', 'Photo');
+    badge.dataset.testid = 'photo-badge';
+    button.append(badge);
+  }
   node.append(button);
+  label(node, item, titleOf);
   return node;
+}
+
+/** The checkpoint's title on a thumbnail (known once the checkpoints have loaded). */
+function label(node, item, titleOf) {
+  const title = item.checkpoint ? titleOf(item.checkpoint) : '';
+  const checkpoint = node.querySelector('.evidence-checkpoint');
+  if (checkpoint) {
+    checkpoint.textContent = title;
+    checkpoint.title = title;
+  }
+  const words = [`${kindLabel(item)} at ${shortTime(item.captured_at)}`, title, 'enlarge'].filter(Boolean);
+  node.querySelector('button').setAttribute('aria-label', words.join(', '));
 }
 
 /** The thumbnails below the video, kept in step with the server's list of captures. */
 export class EvidenceStrip {
-  constructor(auditId) {
-    this.url = `/api/audits/${encodeURIComponent(auditId)}/evidence?kind=capture&limit=${PAGE_SIZE}`;
+  /** `titleOf(key)` names a checkpoint. */
+  constructor(auditId, titleOf = (key) => key) {
+    const base = `/api/audits/${encodeURIComponent(auditId)}/evidence?limit=${PAGE_SIZE}`;
+    this.urls = ['capture', 'photo'].map((kind) => `${base}&kind=${kind}`);
+    this.titleOf = titleOf;
     this.items = new Map();
     this.nodes = new Map();
     this.loading = null;
@@ -101,7 +125,7 @@ export class EvidenceStrip {
   add(item, { fresh = false } = {}) {
     if (!item || !item.id || this.items.has(item.id)) return false;
     this.items.set(item.id, item);
-    const node = thumbnail(item, () => this.viewer.open(item.id));
+    const node = thumbnail(item, () => this.viewer.open(item.id), this.titleOf);
     this.nodes.set(item.id, node);
     const ordered = this.ordered();
     const index = ordered.indexOf(item);
@@ -110,12 +134,18 @@ export class EvidenceStrip {
     if (fresh) {
       node.classList.add('is-new');
       setTimeout(() => node.classList.remove('is-new'), ARRIVAL_MS);
-      this.els.status.textContent = `Captured at ${shortTime(item.captured_at)}`;
+      this.els.status.textContent = `${kindLabel(item)} at ${shortTime(item.captured_at)}`;
       if (index === 0) this.els.strip.scrollTo({ left: 0, behavior: 'smooth' });
     }
     this.render();
     this.viewer.refresh();
     return true;
+  }
+
+  /** Checkpoint titles changed (or arrived): label every thumbnail again. */
+  relabel() {
+    for (const [id, node] of this.nodes) label(node, this.items.get(id), this.titleOf);
+    this.viewer.refresh();
   }
 
   render() {
@@ -133,14 +163,16 @@ export class EvidenceStrip {
   }
 
   async fetchAll() {
-    let cursor = null;
     try {
-      do {
-        const url = cursor === null ? this.url : `${this.url}&cursor=${encodeURIComponent(cursor)}`;
-        const page = await api(url);
-        for (const item of (page && page.items) || []) this.add(item);
-        cursor = page && page.next;
-      } while (cursor);
+      for (const base of this.urls) {
+        let cursor = null;
+        do {
+          const url = cursor === null ? base : `${base}&cursor=${encodeURIComponent(cursor)}`;
+          const page = await api(url);
+          for (const item of (page && page.items) || []) this.add(item);
+          cursor = page && page.next;
+        } while (cursor);
+      }
       this.showLoadError(null);
     } catch (error) {
       this.showLoadError(error);
@@ -171,6 +203,7 @@ class EvidenceViewer {
       size: id('size'),
       sha256: id('sha256'),
       sharpness: id('sharpness'),
+      sharpnessRow: id('sharpness-row'),
       download: id('download'),
       newer: $('#evidence-newer'),
       older: $('#evidence-older'),
@@ -214,7 +247,7 @@ class EvidenceViewer {
     const ordered = this.strip.ordered();
     const index = ordered.indexOf(item);
     const date = parseTime(item.captured_at);
-    els.heading.textContent = `Capture ${ordered.length - index} of ${ordered.length}`;
+    els.heading.textContent = `${kindLabel(item)} · ${ordered.length - index} of ${ordered.length}`;
     if (els.image.getAttribute('src') !== item.image_url) {
       // Known proportions keep the dialog from jumping while the picture loads.
       for (const side of ['width', 'height']) {
@@ -223,19 +256,21 @@ class EvidenceViewer {
       }
       els.image.src = item.image_url;
     }
-    els.image.alt = `Capture at ${shortTime(item.captured_at)}`;
+    els.image.alt = `${kindLabel(item)} at ${shortTime(item.captured_at)}`;
     els.open.href = item.image_url;
     els.download.href = item.image_url;
-    els.download.download = `capture-${String(item.captured_at).replace(/[:.]/g, '-')}.jpg`;
+    els.download.download = `${item.kind || 'capture'}-${String(item.captured_at).replace(/[:.]/g, '-')}.jpg`;
     els.time.dateTime = item.captured_at;
     els.time.textContent = date ? fullDateTime.format(date) : '';
     els.utc.textContent = `${item.captured_at} (UTC)`;
     els.checkpointRow.hidden = !item.checkpoint;
-    els.checkpoint.textContent = item.checkpoint || '';
+    els.checkpoint.textContent = item.checkpoint ? this.strip.titleOf(item.checkpoint) : '';
     const pixels = item.width && item.height ? `${item.width} × ${item.height} px · ` : '';
     els.size.textContent = `${pixels}${byteSize(item.size)}`;
     els.sha256.textContent = item.sha256;
     els.sharpness.textContent = Number.isFinite(item.sharpness) ? decimal.format(item.sharpness) : '—';
+    // A photo is the phone's own picture: no frame was chosen for sharpness.
+    els.sharpnessRow.hidden = item.kind === 'photo';
     els.newer.disabled = index <= 0;
     els.older.disabled = index >= ordered.length - 1;
   }

@@ -1,49 +1,48 @@
-// Facility phone page: after consent, send the camera and microphone to the auditor and
-// play the auditor's voice. Recovers from network trouble by itself.
+// Facility phone page: show the recording notice; once accepted, send the camera and
+// microphone to the auditor, play the auditor's voice, and follow the auditor's directions
+// (the current step, "point here", "take a photo"). Recovers from network trouble by itself.
 
 import { Camera } from './camera.js';
+import { currentLocation } from './consent.js';
 import { $, readConfig, setBadge, setPressed } from './dom.js';
+import { CapturedFlash } from './flash.js';
+import { InstructionCard } from './instruction.js';
 import { Roster } from './participants.js';
 import { PeerLink } from './peer.js';
+import { PhotoTaker } from './photo.js';
+import { PointerMarker } from './pointer.js';
+import { Screens } from './screens.js';
 import { Signaling } from './signaling.js';
 import { applyStrings, joinLanguage, t } from './strings.js';
 
 const config = readConfig();
 
 const els = {
-  bar: $('#staff-bar'),
   badge: $('[data-testid="connection-state"]'),
   auditors: $('#auditors'),
-  screens: [...document.querySelectorAll('.screen')],
   start: $('#start'),
   startLabel: $('#start-label'),
+  notice: $('#consent-notice'),
   video: $('#local-video'),
   banner: $('#live-banner'),
-  flash: $('#captured-flash'),
-  flashStatus: $('#captured-status'),
+  rec: $('#rec-badge'),
   mute: $('#mute'),
   flip: $('#switch-camera'),
   torch: $('#torch'),
   audio: $('#remote-audio'),
-  messageTitle: $('#message-title'),
-  messageBody: $('#message-body'),
-  messageSteps: $('#message-steps'),
   messageAction: $('#message-action'),
 };
 
-// What each failure to start the camera means for the person holding the phone.
-const CAMERA_PROBLEMS = {
-  NotAllowedError: 'denied',
-  SecurityError: 'denied',
-  NotFoundError: 'noCamera',
-  OverconstrainedError: 'noCamera',
-  NotReadableError: 'busy',
-  AbortError: 'busy',
-};
 const CLOSE_PROBLEMS = { 4401: 'expired', 4404: 'notFound', 4409: 'completed' };
 
 const view = {
-  started: false,
+  started: false, // the camera runs
+  accepted: false, // …and the person accepted the notice (and answered the location prompt)
+  starting: false,
+  welcome: null, // the latest `welcome`: the notice, whether consent is still needed, ICE servers
+  consentSent: false,
+  location: null, // asked once, on Start
+  locationAsked: false,
   socketOpen: false,
   joined: false,
   pcState: 'new',
@@ -60,6 +59,17 @@ window.vaudit = vaudit;
 const camera = new Camera();
 const signaling = new Signaling(config.ws_path);
 const roster = new Roster(renderAuditors);
+const screens = new Screens();
+const flash = new CapturedFlash($('#captured-flash'), $('#captured-status'));
+const instruction = new InstructionCard();
+const marker = new PointerMarker($('#pointer-marker'), els.video);
+const photo = new PhotoTaker({
+  auditId: config.audit_id,
+  token: config.token,
+  track: () => camera.video,
+  location: () => view.location,
+});
+let pendingPhoto = null; // a photo request that came before Start
 // A failed connection on a phone usually means the network changed under it: rejoin on a
 // fresh socket (new join, new connection, new offer) instead of reusing the old one.
 const link = new PeerLink({
@@ -69,11 +79,6 @@ const link = new PeerLink({
 });
 let videoSender = null;
 let wakeLock = null;
-
-function showScreen(name) {
-  for (const screen of els.screens) screen.hidden = screen.id !== `screen-${name}`;
-  els.bar.hidden = !(view.started || view.terminal);
-}
 
 function connectionView() {
   if (view.terminal) return ['failed', t('stateFailed')];
@@ -96,6 +101,19 @@ function render() {
   els.banner.textContent = banner;
   els.banner.hidden = !banner;
   els.banner.dataset.tone = state === 'connected' ? 'info' : 'warn';
+  // Media reaches the server, which records it: say so while it does.
+  els.rec.hidden = state !== 'connected';
+  renderStart();
+}
+
+/** The consent step: the server's notice, and Start once the server has sent it. */
+function renderStart() {
+  if (view.started || view.starting) return;
+  const welcome = view.welcome;
+  const consent = (welcome && welcome.consent) || {};
+  if (welcome && consent.notice) els.notice.textContent = consent.notice;
+  els.start.disabled = !welcome || view.terminal;
+  els.startLabel.textContent = !welcome ? t('connecting') : t(consent.required ? 'accept' : 'start');
 }
 
 function renderAuditors() {
@@ -118,65 +136,67 @@ function notice(text, { sticky = false } = {}) {
   render();
 }
 
-const FLASH_MS = 1_200;
-let flashTimer = 0;
-
 /** The auditor took a picture: flash the preview so the person filming holds still. */
-function flashCaptured() {
+function flashCaptured(message) {
   if (!view.started || view.terminal) return;
-  const flash = els.flash;
-  clearTimeout(flashTimer);
-  flash.dataset.shown = 'false';
-  void flash.offsetWidth; // restart the animation when captures follow each other
-  flash.dataset.shown = 'true';
-  els.flashStatus.textContent = t('capturedTitle');
-  if (typeof navigator.vibrate === 'function') navigator.vibrate(50);
-  flashTimer = setTimeout(() => {
-    flash.dataset.shown = 'false';
-    els.flashStatus.textContent = '';
-  }, FLASH_MS);
+  // A photo is one the person just took: no need to tell them.
+  if (!(message && message.item && message.item.kind === 'photo')) flash.show();
 }
 
-/** A full-screen message; `retry` adds a Try again button, `steps` a list of instructions. */
-function showMessage(kind, { retry = false, steps = [] } = {}) {
-  els.messageTitle.textContent = t(`${kind}Title`);
-  els.messageBody.textContent = t(`${kind}Body`);
-  els.messageSteps.replaceChildren(...steps.map((key) => Object.assign(document.createElement('li'), { textContent: t(key) })));
-  els.messageSteps.hidden = steps.length === 0;
-  els.messageAction.hidden = !retry;
-  showScreen('message');
-  if (retry) els.messageAction.focus();
+function showLive() {
+  screens.show('live', { bar: true });
 }
 
-function showCameraProblem(error) {
-  const kind = CAMERA_PROBLEMS[error && error.name] || 'unknown';
-  const steps = kind === 'denied' ? ['deniedIphone', 'deniedAndroid', 'deniedAfter'] : [];
-  showMessage(kind, { retry: kind !== 'noCamera', steps });
-}
-
+/** Start: the person accepts the notice; camera, then (optionally) location, then media. */
 async function start() {
   if (!Camera.supported) {
-    showMessage('insecure');
+    screens.message('insecure');
     return;
   }
+  view.starting = true;
   els.start.disabled = true;
   els.startLabel.textContent = t('starting');
   try {
     await camera.start();
   } catch (error) {
-    showCameraProblem(error);
+    screens.cameraProblem(error);
     return;
   } finally {
-    els.start.disabled = false;
-    els.startLabel.textContent = t('start');
+    view.starting = false;
+    renderStart();
   }
-  view.started = true;
   camera.addEventListener('ended', restoreCamera);
+  view.started = true;
   showPreview();
-  showScreen('live');
+  showLive();
   keepAwake();
   render();
-  signaling.connect();
+  if (!view.locationAsked) {
+    view.locationAsked = true;
+    notice(t('locating'), { sticky: true });
+    view.location = await currentLocation();
+    notice('');
+  }
+  view.accepted = true;
+  proceed();
+  if (pendingPhoto) photo.request(pendingPhoto);
+  pendingPhoto = null;
+}
+
+/** Media flows once the person has pressed Start and the server has logged their consent. */
+function proceed() {
+  const welcome = view.welcome;
+  if (!view.accepted || view.terminal || !welcome || !signaling.isOpen) return;
+  if (welcome.consent && welcome.consent.required) {
+    if (view.consentSent) return;
+    const message = { type: 'consent', accepted: true };
+    if (view.location) message.location = view.location;
+    view.consentSent = signaling.send(message);
+    return;
+  }
+  if (link.pc) return;
+  link.welcome(welcome.ice_servers);
+  sendMediaState();
 }
 
 function showPreview() {
@@ -261,11 +281,13 @@ async function keepAwake() {
 
 function end(kind) {
   view.terminal = true;
+  photo.close();
+  marker.hide();
   link.close();
   vaudit.pc = null;
   camera.stop();
   if (wakeLock) wakeLock.release().catch(() => {});
-  showMessage(kind);
+  screens.message(kind, { bar: true });
   renderAuditors();
   render();
 }
@@ -313,10 +335,31 @@ signaling.addEventListener('close', ({ detail }) => {
 signaling
   .on('welcome', (message) => {
     view.joined = true;
+    view.welcome = message;
+    view.consentSent = false;
+    view.pcState = 'new';
     roster.reset(message.participant, message.participants);
-    link.welcome(message.ice_servers);
-    sendMediaState();
+    // A new session: the old connection is gone with the old socket.
+    link.close();
+    vaudit.pc = null;
+    render();
+    proceed();
   })
+  .on('consent-recorded', (message) => {
+    if (!message.accepted || !view.welcome) return;
+    view.welcome.consent = { ...view.welcome.consent, required: false };
+    proceed();
+  })
+  .on('checkpoint', (message) => instruction.show(message.checkpoint))
+  .on('pointer', (message) => {
+    if (view.started && !view.terminal) marker.show(message.x, message.y);
+  })
+  .on('photo-request', (message) => {
+    if (view.terminal) return;
+    if (view.started) photo.request(message);
+    else pendingPhoto = message;
+  })
+  .on('audit-completed', () => end('completed'))
   .on('answer', (message) => link.answer(message.sdp))
   .on('captured', flashCaptured)
   .on('evidence', flashCaptured)
@@ -344,10 +387,11 @@ window.addEventListener('pagehide', () => {
   link.close();
 });
 window.addEventListener('pageshow', (event) => {
-  if (event.persisted && view.started && !view.terminal) signaling.connect();
+  if (event.persisted && !view.terminal) signaling.connect();
 });
 
 applyStrings();
 renderAuditors();
 render();
-els.start.disabled = false;
+// The notice comes with `welcome`: connect before Start, without camera or media.
+signaling.connect();

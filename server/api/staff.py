@@ -1,0 +1,209 @@
+"""Endpoints the facility phone calls with its invite token: photos and the pre-audit tech check.
+
+The phone authenticates with ``Authorization: Invite <token>``: scoped to its one audit,
+expiring and revocable like the invite itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from typing import Any
+
+import cv2
+import numpy as np
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from recorder import StoreError
+from server.api.common import iso
+from server.api.evidence import evidence_json
+from server.context import ctx
+from server.db import evidence_repo, repo, walkthrough_repo
+from server.db.models import Audit, Invite
+from server.errors import ApiError
+
+MAX_PHOTO_BYTES = 15 * 1024 * 1024
+MAX_PIXELS = 50_000_000
+UPLOAD_PROBE_BYTES = 4 * 1024 * 1024
+
+
+async def require_invite(request: Request) -> tuple[Invite, Audit]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "invite" or not token.strip() or len(token) > 200:
+        raise ApiError(401, "unauthorized", "send 'Authorization: Invite <token>' from the invite link")
+    async with ctx(request).db.session() as s:
+        invite = await repo.valid_invite(s, token.strip())
+        audit = await repo.get_audit(s, invite.audit_id) if invite else None
+    if invite is None or audit is None:
+        raise ApiError(401, "unauthorized", "this invite link is invalid, expired or revoked")
+    if audit.id != request.path_params.get("audit_id", audit.id):
+        raise ApiError(403, "forbidden", "this invite is for another audit")
+    return invite, audit
+
+
+def decode_image(data: bytes) -> tuple[int, int]:
+    """Width and height of an uploaded picture; refuses anything that is not a decodable image."""
+    array = np.frombuffer(data, np.uint8)
+    header = cv2.imdecode(array, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    if header is None:
+        raise ApiError(
+            422, "not_an_image", "the upload is not a picture this server can read (JPEG, PNG or WebP)"
+        )
+    image = cv2.imdecode(array, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ApiError(422, "not_an_image", "the picture is damaged and cannot be decoded")
+    height, width = image.shape[:2]
+    if width * height > MAX_PIXELS:
+        raise ApiError(413, "too_large", f"the picture has over {MAX_PIXELS // 1_000_000} megapixels")
+    return int(width), int(height)
+
+
+def _float(form: Any, name: str, low: float, high: float) -> float | None:
+    raw = form.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(str(raw))
+    except ValueError as exc:
+        raise ApiError(422, "invalid", f"'{name}' must be a number") from exc
+    if not low <= value <= high:
+        raise ApiError(422, "invalid", f"'{name}' must be from {low} to {high}")
+    return value
+
+
+def _device_time(raw: Any) -> dt.datetime | None:
+    if raw in (None, ""):
+        return None
+    try:
+        value = dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(422, "invalid", "'device_time' must be an ISO 8601 time") from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+async def upload_photo(request: Request) -> Response:
+    """A full-resolution photo from the phone, bound to a checkpoint, durable before the 201."""
+    received = dt.datetime.now(dt.UTC)
+    invite, audit = await require_invite(request)
+    if audit.status != "open":
+        raise ApiError(409, "audit_closed", "the audit is completed")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_PHOTO_BYTES + 64 * 1024:
+        raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+    async with request.form(max_files=1, max_fields=20, max_part_size=MAX_PHOTO_BYTES + 1) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(422, "invalid", "send the picture as the multipart field 'file'")
+        data = await upload.read(MAX_PHOTO_BYTES + 1)
+        if len(data) > MAX_PHOTO_BYTES:
+            raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+        checkpoint = str(form.get("checkpoint") or "") or audit.current_checkpoint
+        device_time = _device_time(form.get("device_time"))
+        lat, lon = _float(form, "lat", -90, 90), _float(form, "lon", -180, 180)
+        accuracy = _float(form, "accuracy", 0, 1e7)
+    width, height = await asyncio.to_thread(decode_image, data)
+    app = ctx(request)
+    blob = f"{audit.id}/photos/{uuid.uuid4()}{_suffix(data)}"
+    try:
+        stored = await asyncio.to_thread(app.recorders.store.put, blob, data)
+    except StoreError as exc:
+        raise ApiError(507, "store_failed", f"photo not stored: {exc}") from exc
+    location = {"lat": lat, "lon": lon, "accuracy": accuracy} if lat is not None and lon is not None else None
+    actor = f"invite:{invite.id}"
+    async with app.db.session() as s:
+        row = await evidence_repo.add_evidence(
+            s,
+            audit_id=audit.id,
+            kind="photo",
+            captured_at=received,
+            arrival_ns=int(received.timestamp() * 1e9),
+            media_time=None,
+            rtp_timestamp=None,
+            width=width,
+            height=height,
+            size=len(data),
+            sha256=stored.sha256,
+            sharpness=0.0,
+            checkpoint=checkpoint,
+            requested_by=actor,
+            device_time=device_time,
+            location=location,
+            blob=blob,
+        )
+        await repo.record_event(s, audit.id, "photo", actor, {"evidence": row.id, "sha256": row.sha256})
+    item = evidence_json(row)
+    room = app.hub.rooms.get(audit.id)
+    if room is not None:
+        await room.broadcast({"type": "captured", "item": item})
+    return JSONResponse(item, status_code=201)
+
+
+def _suffix(data: bytes) -> str:
+    if data[:3] == b"\xff\xd8\xff":
+        return ".jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return ".png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return ".webp"
+    return ".img"
+
+
+async def upload_probe(request: Request) -> Response:
+    """The tech check times an upload of a few MB to estimate the phone's upload bandwidth."""
+    await require_invite(request)
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > UPLOAD_PROBE_BYTES:
+            raise ApiError(413, "too_large", "probe uploads are limited to 4 MB")
+    return JSONResponse({"received": size})
+
+
+async def save_tech_check(request: Request) -> Response:
+    invite, audit = await require_invite(request)
+    from server.api.common import read_json
+
+    body = await read_json(request)
+    results = {
+        "camera": _flag(body, "camera"),
+        "microphone": _flag(body, "microphone"),
+        "server": _flag(body, "server"),
+        "rtt_ms": _num(body, "rtt_ms", 0, 60_000),
+        "upload_kbps": _num(body, "upload_kbps", 0, 10_000_000),
+        "video": str(body.get("video") or "")[:40] or None,
+        "user_agent": request.headers.get("user-agent", "")[:300],
+    }
+    async with ctx(request).db.session() as s:
+        row = await walkthrough_repo.add_tech_check(
+            s, audit_id=audit.id, invite_id=invite.id, results=results
+        )
+    return JSONResponse(
+        {"id": row.id, "created_at": iso(row.created_at), "results": results}, status_code=201
+    )
+
+
+def _flag(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise ApiError(422, "invalid", f"'{name}' must be true, false or null")
+    return value
+
+
+def _num(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ApiError(422, "invalid", f"'{name}' must be a number from {low} to {high}")
+    return float(value)
+
+
+routes = [
+    Route("/api/audits/{audit_id}/photos", upload_photo, methods=["POST"]),
+    Route("/api/tech-check/upload", upload_probe, methods=["POST"]),
+    Route("/api/tech-check", save_tech_check, methods=["POST"]),
+]

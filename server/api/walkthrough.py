@@ -1,0 +1,183 @@
+"""The guided walkthrough API: templates, checkpoints, results, completion."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server import walkthrough
+from server.api.audits import load_audit
+from server.api.common import iso, read_json, require_user
+from server.checklists import MAX_TEMPLATE_BYTES, Template, TemplateError, builtin_templates, load_template
+from server.context import ctx
+from server.db import walkthrough_repo
+from server.db.models import User
+from server.errors import ApiError
+
+
+def template_summary(t: Template, source: str) -> dict[str, Any]:
+    cps = t.checkpoints()
+    return {
+        "key": t.key,
+        "version": t.version,
+        "title": t.title,
+        "description": t.description,
+        "languages": list(t.languages),
+        "source": source,
+        "checkpoints": len(cps),
+        "must": sum(1 for c in cps if c.level == "must"),
+    }
+
+
+async def list_templates(request: Request) -> Response:
+    await require_user(request)
+    items = [
+        template_summary(t, src) for t, src in (await walkthrough.available_templates(ctx(request))).values()
+    ]
+    return JSONResponse({"items": sorted(items, key=lambda i: i["key"])})
+
+
+async def get_template(request: Request) -> Response:
+    await require_user(request)
+    found = (await walkthrough.available_templates(ctx(request))).get(request.path_params["key"])
+    if found is None:
+        raise ApiError(404, "not_found", "no such template")
+    return JSONResponse(found[0].to_dict() | {"source": found[1]})
+
+
+async def upload_template(request: Request) -> Response:
+    """Upload a template as YAML (raw body or a JSON {"yaml": ...}); every problem is listed."""
+    user = await require_user(request)
+    raw = await _body(request)
+    try:
+        template = await asyncio.to_thread(load_template, raw, "<upload>")
+    except TemplateError as exc:
+        problems = [{"line": p.line, "message": p.message} for p in exc.problems]
+        return JSONResponse(
+            {"error": {"code": "invalid_template", "message": str(exc), "problems": problems}},
+            status_code=422,
+        )
+    if template.key in builtin_templates():
+        raise ApiError(409, "conflict", f"{template.key!r} is a built-in template; choose another key")
+    async with ctx(request).db.session() as s:
+        existing = await walkthrough_repo.latest_custom_template(s, template.key)
+        if existing is not None and existing.version >= template.version:
+            raise ApiError(
+                409, "conflict", f"version {template.version} is not newer than {existing.version}"
+            )
+        await walkthrough_repo.add_custom_template(
+            s,
+            key=template.key,
+            version=template.version,
+            title=template.title,
+            source=raw,
+            created_by=user.id,
+        )
+    return JSONResponse(template_summary(template, "custom"), status_code=201)
+
+
+async def _body(request: Request) -> str:
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_TEMPLATE_BYTES:
+            raise ApiError(413, "too_large", f"template over {MAX_TEMPLATE_BYTES} bytes")
+    if request.headers.get("content-type", "").startswith("application/json"):
+        obj = (await read_json_bytes(data)).get("yaml")
+        if not isinstance(obj, str):
+            raise ApiError(422, "invalid", 'send the template as YAML, or JSON {"yaml": "..."}')
+        return obj
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(422, "invalid", "the template must be UTF-8 text") from exc
+
+
+async def read_json_bytes(data: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(data)
+    except ValueError as exc:
+        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ApiError(400, "bad_json", "body must be a JSON object")
+    return obj
+
+
+async def checkpoints(request: Request) -> Response:
+    await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    return JSONResponse(await walkthrough.checkpoints_view(ctx(request), audit))
+
+
+def actor(user: User) -> str:
+    return f"user:{user.id}"
+
+
+async def set_current(request: Request) -> Response:
+    user = await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    body = await read_json(request)
+    key = body.get("key")
+    if key is not None and not isinstance(key, str):
+        raise ApiError(422, "invalid", "'key' must be a checkpoint key or null")
+    await walkthrough.goto(ctx(request), audit, key, actor(user))
+    return JSONResponse({"current": key})
+
+
+async def set_result(request: Request) -> Response:
+    user = await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    row = await walkthrough.record_result(
+        ctx(request), audit, request.path_params["key"], await read_json(request), actor(user)
+    )
+    return JSONResponse(
+        {
+            "key": row.checkpoint_key,
+            "result": row.result,
+            "note": row.note,
+            "corrective_action": row.corrective_action,
+            "due_date": row.due_date.isoformat() if row.due_date else None,
+            "updated_at": iso(row.updated_at),
+        }
+    )
+
+
+async def complete(request: Request) -> Response:
+    user = await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    body = await read_json(request)
+    confirm = body.get("confirm_open", False)
+    if not isinstance(confirm, bool):
+        raise ApiError(422, "invalid", "'confirm_open' must be true or false")
+    outcome = await walkthrough.complete(ctx(request), audit, confirm, actor(user))
+    return JSONResponse(outcome)
+
+
+async def outcome(request: Request) -> Response:
+    await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    if audit.outcome is None:
+        raise ApiError(409, "not_completed", "the audit is not completed yet")
+    return JSONResponse(audit.outcome)
+
+
+def notice_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+routes = [
+    Route("/api/templates", list_templates, methods=["GET"]),
+    Route("/api/templates", upload_template, methods=["POST"]),
+    Route("/api/templates/{key}", get_template, methods=["GET"]),
+    Route("/api/audits/{audit_id}/checkpoints", checkpoints, methods=["GET"]),
+    Route("/api/audits/{audit_id}/current", set_current, methods=["PUT", "POST"]),
+    Route("/api/audits/{audit_id}/checkpoints/{key}", set_result, methods=["PUT"]),
+    Route("/api/audits/{audit_id}/complete", complete, methods=["POST"]),
+    Route("/api/audits/{audit_id}/outcome", outcome, methods=["GET"]),
+]

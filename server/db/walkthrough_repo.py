@@ -1,0 +1,142 @@
+"""Data access for the guided walkthrough: templates, results, consent, tech checks, annotations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import (
+    Annotation,
+    Audit,
+    CheckpointResult,
+    Consent,
+    CustomTemplate,
+    Evidence,
+    TechCheck,
+    utcnow,
+)
+
+
+async def latest_custom_template(s: AsyncSession, key: str) -> CustomTemplate | None:
+    rows = await s.execute(
+        select(CustomTemplate)
+        .where(CustomTemplate.key == key)
+        .order_by(CustomTemplate.version.desc())
+        .limit(1)
+    )
+    return rows.scalar_one_or_none()
+
+
+async def list_custom_templates(s: AsyncSession) -> list[CustomTemplate]:
+    rows = await s.execute(select(CustomTemplate).order_by(CustomTemplate.key, CustomTemplate.version))
+    return list(rows.scalars())
+
+
+async def add_custom_template(s: AsyncSession, **fields: Any) -> CustomTemplate:
+    row = CustomTemplate(**fields)
+    s.add(row)
+    await s.commit()
+    return row
+
+
+async def results(s: AsyncSession, audit_id: str) -> dict[str, CheckpointResult]:
+    rows = await s.execute(select(CheckpointResult).where(CheckpointResult.audit_id == audit_id))
+    return {r.checkpoint_key: r for r in rows.scalars()}
+
+
+async def set_result(s: AsyncSession, audit_id: str, checkpoint_key: str, **fields: Any) -> CheckpointResult:
+    rows = await s.execute(
+        select(CheckpointResult).where(
+            CheckpointResult.audit_id == audit_id, CheckpointResult.checkpoint_key == checkpoint_key
+        )
+    )
+    row = rows.scalar_one_or_none()
+    if row is None:
+        row = CheckpointResult(audit_id=audit_id, checkpoint_key=checkpoint_key, **fields)
+        s.add(row)
+    else:
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.updated_at = utcnow()
+    await s.commit()
+    return row
+
+
+async def evidence_counts(s: AsyncSession, audit_id: str) -> dict[str, dict[str, int]]:
+    """Per checkpoint, how many captures and photos are bound to it."""
+    rows = await s.execute(
+        select(Evidence.checkpoint, Evidence.kind, func.count())
+        .where(Evidence.audit_id == audit_id, Evidence.checkpoint.is_not(None), Evidence.kind != "still")
+        .group_by(Evidence.checkpoint, Evidence.kind)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for checkpoint, kind, count in rows.all():
+        out.setdefault(str(checkpoint), {})[kind] = int(count)
+    return out
+
+
+async def set_current(s: AsyncSession, audit: Audit, checkpoint_key: str | None) -> None:
+    audit.current_checkpoint = checkpoint_key
+    s.add(audit)
+    await s.commit()
+
+
+async def add_consent(s: AsyncSession, **fields: Any) -> Consent:
+    row = Consent(**fields)
+    s.add(row)
+    await s.commit()
+    return row
+
+
+async def has_consent(s: AsyncSession, audit_id: str, actor: str, notice_sha256: str) -> bool:
+    rows = await s.execute(
+        select(Consent.id).where(
+            Consent.audit_id == audit_id, Consent.actor == actor, Consent.notice_sha256 == notice_sha256
+        )
+    )
+    return rows.first() is not None
+
+
+async def consents(s: AsyncSession, audit_id: str) -> list[Consent]:
+    rows = await s.execute(select(Consent).where(Consent.audit_id == audit_id).order_by(Consent.accepted_at))
+    return list(rows.scalars())
+
+
+async def add_tech_check(s: AsyncSession, **fields: Any) -> TechCheck:
+    row = TechCheck(**fields)
+    s.add(row)
+    await s.commit()
+    return row
+
+
+async def tech_checks(s: AsyncSession, audit_id: str) -> list[TechCheck]:
+    rows = await s.execute(
+        select(TechCheck).where(TechCheck.audit_id == audit_id).order_by(TechCheck.created_at.desc())
+    )
+    return list(rows.scalars())
+
+
+async def add_annotation(s: AsyncSession, **fields: Any) -> Annotation:
+    row = Annotation(**fields)
+    s.add(row)
+    await s.commit()
+    return row
+
+
+async def list_annotations(s: AsyncSession, evidence_id: str) -> list[Annotation]:
+    rows = await s.execute(
+        select(Annotation).where(Annotation.evidence_id == evidence_id).order_by(Annotation.created_at)
+    )
+    return list(rows.scalars())
+
+
+async def complete(s: AsyncSession, audit: Audit, outcome: dict[str, Any]) -> None:
+    audit.status = "completed"
+    audit.completed_at = dt.datetime.now(dt.UTC)
+    audit.outcome = outcome
+    audit.current_checkpoint = None
+    s.add(audit)
+    await s.commit()

@@ -1,0 +1,146 @@
+// Phone: the auditor asked for a full-resolution photo. Take it with the camera that is
+// already running where the browser can (ImageCapture), else with the camera app, and
+// upload it with the invite token.
+
+import { $ } from './dom.js';
+import { t } from './strings.js';
+
+const SENT_MS = 2_500;
+const megabytes = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+function sizeText(bytes) {
+  return bytes < 1024 * 1024 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${megabytes.format(bytes / 1024 / 1024)} MB`;
+}
+
+/** What a failed upload means for the person holding the phone. */
+export function uploadProblem(status, body) {
+  const code = body && body.error && body.error.code;
+  if (status === 413 || code === 'too_large') return t('photoTooLarge');
+  if (status === 422 && code === 'not_an_image') return t('photoNotImage');
+  if (status === 401) return t('photoExpired');
+  if (status === 409) return t('photoClosed');
+  const reason = (body && body.error && body.error.message) || `HTTP ${status}`;
+  return t('photoFailed', { reason });
+}
+
+export class PhotoTaker {
+  /** `track()` is the live video track; `location()` the position the person allowed, or null. */
+  constructor({ auditId, token, track, location }) {
+    this.url = `/api/audits/${encodeURIComponent(auditId)}/photos`;
+    this.token = token;
+    this.track = track;
+    this.location = location;
+    this.checkpoint = null;
+    this.busy = false;
+    this.timer = 0;
+    this.els = {
+      sheet: $('#photo-sheet'),
+      state: $('#photo-state'),
+      take: $('#take-photo'),
+      takeLabel: $('#take-photo-label'),
+      cancel: $('#photo-cancel'),
+      input: $('#photo-input'),
+    };
+    this.els.take.addEventListener('click', () => this.take());
+    this.els.cancel.addEventListener('click', () => this.close());
+    this.els.input.addEventListener('change', () => {
+      const file = this.els.input.files && this.els.input.files[0];
+      this.els.input.value = '';
+      if (file) this.upload(file);
+    });
+  }
+
+  /** A `photo-request` message: show the prompt. */
+  request(message) {
+    if (this.busy) return; // a photo is on its way already
+    clearTimeout(this.timer);
+    this.checkpoint = (message && message.checkpoint) || null;
+    this.say('');
+    this.els.takeLabel.textContent = t('takePhoto');
+    this.els.sheet.hidden = false;
+    this.els.take.focus();
+    if (typeof navigator.vibrate === 'function') navigator.vibrate([60, 60, 60]);
+  }
+
+  close() {
+    if (this.busy) return;
+    clearTimeout(this.timer);
+    this.els.sheet.hidden = true;
+  }
+
+  async take() {
+    if (this.busy) return;
+    const track = this.track();
+    if (!('ImageCapture' in window) || !track || track.readyState !== 'live') {
+      this.els.input.click();
+      return;
+    }
+    this.setBusy(true);
+    let blob;
+    try {
+      blob = await new window.ImageCapture(track).takePhoto();
+    } catch {
+      blob = null;
+    }
+    this.setBusy(false);
+    if (blob && blob.size) this.upload(blob);
+    // Some phones cannot take a photo from a running stream: use the camera app instead.
+    else this.els.input.click();
+  }
+
+  async upload(file) {
+    const form = new FormData();
+    const name = file.name || `photo.${(file.type.split('/')[1] || 'jpg').replace('jpeg', 'jpg')}`;
+    form.append('file', file, name);
+    if (this.checkpoint) form.append('checkpoint', this.checkpoint);
+    form.append('device_time', new Date().toISOString());
+    const where = this.location();
+    if (where) {
+      form.append('lat', String(where.lat));
+      form.append('lon', String(where.lon));
+      if (Number.isFinite(where.accuracy)) form.append('accuracy', String(where.accuracy));
+    }
+    this.setBusy(true);
+    this.say(t('photoSending', { size: sizeText(file.size) }), 'busy');
+    let response;
+    try {
+      response = await fetch(this.url, {
+        method: 'POST',
+        headers: { Authorization: `Invite ${this.token}` },
+        body: form,
+        credentials: 'omit',
+      });
+    } catch {
+      this.failed(t('photoOffline'));
+      return;
+    }
+    if (response.ok) {
+      this.setBusy(false);
+      this.say(t('photoSent'), 'ok');
+      this.timer = setTimeout(() => this.close(), SENT_MS);
+      return;
+    }
+    let body = null;
+    try { body = await response.json(); } catch { body = null; }
+    this.failed(uploadProblem(response.status, body));
+  }
+
+  failed(text) {
+    this.setBusy(false);
+    this.say(text, 'error');
+    this.els.takeLabel.textContent = t('retakePhoto');
+  }
+
+  setBusy(busy) {
+    this.busy = busy;
+    this.els.take.disabled = busy;
+    this.els.cancel.disabled = busy;
+    this.els.take.setAttribute('aria-busy', String(busy));
+  }
+
+  say(text, tone = '') {
+    this.els.state.textContent = text;
+    this.els.state.hidden = !text;
+    this.els.state.dataset.tone = tone;
+  }
+}
