@@ -23,11 +23,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.api import annotations as annotations_api
 from server.api import audits as audits_api
 from server.api import evidence as evidence_api
+from server.api import ledger as ledger_api
 from server.api import staff as staff_api
 from server.api import walkthrough as walkthrough_api
 from server.context import AppContext
 from server.db.engine import open_database
 from server.errors import ApiError, api_error_handler, http_error_handler
+from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.media.tap import check_internals
 from server.pages import routes as page_routes
@@ -109,12 +111,15 @@ def create_app(settings: Settings) -> Starlette:
         db = await open_database(settings.database_url)
         recorders = Recorders(db, settings)
         hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=recorders.attach)
+        signer = await LedgerSigner.open(db, settings.data_dir)
         app.state.ctx = AppContext(
-            settings=settings, db=db, hub=hub, recorders=recorders, templates=make_templates()
+            settings=settings, db=db, hub=hub, recorders=recorders, signer=signer, templates=make_templates()
         )
+        signer.start(hub)
         try:
             yield
         finally:
+            await signer.close()
             await hub.close()
             await asyncio.to_thread(recorders.close)
             await db.close()
@@ -126,6 +131,7 @@ def create_app(settings: Settings) -> Starlette:
         *walkthrough_api.routes,
         *staff_api.routes,
         *annotations_api.routes,
+        *ledger_api.routes,
         *ws_routes,
         Mount("/static", app=StaticFiles(directory=web_dir() / "static"), name="static"),
     ]

@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 from starlette.templating import Jinja2Templates
 
 from server.db.engine import Database
+from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.recording import Recorders
 from server.settings import Settings
@@ -19,6 +20,7 @@ class AppContext:
     db: Database
     hub: Hub
     recorders: Recorders
+    signer: LedgerSigner
     templates: Jinja2Templates
 
 

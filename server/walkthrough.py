@@ -266,9 +266,8 @@ async def complete(app: AppContext, audit: Audit, confirm_open: bool, actor: str
         fresh = await repo.get_audit(s, audit.id)
         assert fresh is not None
         await walkthrough_repo.complete(s, fresh, outcome)
-        await repo.record_event(
-            s, audit.id, "complete", actor, {"result": outcome["result"], "score": outcome["score"]}
-        )
+        await repo.record_event(s, audit.id, "complete", actor, {"outcome": outcome})
+    await app.signer.sign(audit.id)  # the final tree head commits to the whole audit
     room = app.hub.rooms.get(audit.id)
     if room is not None:
         await room.broadcast(

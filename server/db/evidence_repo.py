@@ -3,30 +3,59 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import PurePosixPath
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recorder.ledger import utc_ms
+from server.db.ledger_repo import commit_with_entry
 from server.db.models import Evidence, Segment
-
-SEQ_RETRIES = 5
 
 
 async def add_evidence(s: AsyncSession, *, audit_id: str, **fields: Any) -> Evidence:
-    """Insert an evidence row with the audit's next sequence number (committed before it returns)."""
-    for _ in range(SEQ_RETRIES):
+    """Insert an evidence row with the audit's next sequence number and its ledger entry
+    (committed together before it returns)."""
+    row = Evidence(audit_id=audit_id, seq=0, **fields)
+
+    async def number() -> None:
         current = await s.scalar(select(func.max(Evidence.seq)).where(Evidence.audit_id == audit_id))
-        row = Evidence(audit_id=audit_id, seq=(current or 0) + 1, **fields)
-        s.add(row)
-        try:
-            await s.commit()
-            return row
-        except IntegrityError:
-            # Another writer took that number (several processes): take the next one.
-            await s.rollback()
-    raise RuntimeError("could not allocate an evidence sequence number")
+        row.seq = (current or 0) + 1
+
+    await commit_with_entry(s, audit_id, [row], lambda: evidence_entry(row), before=number)
+    return row
+
+
+def package_path(row: Evidence) -> str:
+    """Where an evidence file sits inside an export package."""
+    suffix = PurePosixPath(row.blob).suffix or ".jpg"
+    return f"evidence/{row.kind}s/{row.id}{suffix}"
+
+
+def evidence_entry(row: Evidence) -> dict[str, Any]:
+    return {
+        "type": row.kind,
+        "evidence_id": row.id,
+        "sha256": row.sha256,
+        "size": row.size,
+        "width": row.width,
+        "height": row.height,
+        "captured_at": utc_ms(row.captured_at),
+        "checkpoint": row.checkpoint,
+        "path": package_path(row),
+        "evidence_seq": row.seq,
+        "arrival_ns": row.arrival_ns,
+        "requested_by": row.requested_by,
+        "location": row.location,
+        "device_time": utc_ms(row.device_time) if row.device_time else None,
+    }
+
+
+def segment_paths(seq: int, blob: str) -> tuple[str, str]:
+    name = PurePosixPath(blob).name
+    stem = name.rsplit(".", 1)[0]
+    return f"recording/{name}", f"recording/{stem}.index.jsonl"
 
 
 async def list_evidence(
@@ -56,8 +85,25 @@ async def get_evidence(s: AsyncSession, evidence_id: str) -> Evidence | None:
 
 async def add_segment(s: AsyncSession, **fields: Any) -> Segment:
     row = Segment(**fields)
-    s.add(row)
-    await s.commit()
+
+    def entry() -> dict[str, Any]:
+        path, index_path = segment_paths(row.seq, row.blob)
+        return {
+            "type": "segment",
+            "seq_no": row.seq,
+            "sha256": row.sha256,
+            "size": row.size,
+            "index_sha256": row.index_sha256,
+            "index_path": index_path,
+            "path": path,
+            "start_ns": row.start_ns,
+            "end_ns": row.end_ns,
+            "video_frames": row.video_frames,
+            "audio_frames": row.audio_frames,
+            "codec": row.codec,
+        }
+
+    await commit_with_entry(s, row.audit_id, [row], entry)
     return row
 
 

@@ -251,3 +251,32 @@ class Annotation(Base):
     shapes: Mapped[list[Any]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LedgerEntry(Base):
+    """One entry of an audit's append-only evidence ledger (canonical JSON, RFC 9162 leaf)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("audit_id", "seq", name="uq_ledger_audit_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TreeHeadRow(Base):
+    """A signed tree head: the server's Ed25519 signature over (audit, size, root, time)."""
+
+    __tablename__ = "tree_heads"
+    __table_args__ = (Index("ix_tree_heads_audit", "audit_id", "size"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    size: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(String(64))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(64))

@@ -11,6 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recorder.ledger import utc_ms
+from server.db.ledger_repo import commit_with_entry
 from server.db.models import Audit, AuditEvent, Credential, Invite, User, utcnow
 from server.secrets_util import hash_password, new_token, token_digest, verify_password
 
@@ -169,8 +171,13 @@ async def valid_invite(s: AsyncSession, token: str) -> Invite | None:
 
 
 async def record_event(s: AsyncSession, audit_id: str, kind: str, actor: str, data: dict[str, Any]) -> None:
-    s.add(AuditEvent(audit_id=audit_id, kind=kind, actor=actor, data=data))
-    await s.commit()
+    """Log an audit event and append it to the audit's evidence ledger, in one transaction."""
+    event = AuditEvent(audit_id=audit_id, kind=kind, actor=actor, data=data)
+
+    def entry() -> dict[str, Any]:
+        return {"type": "event", "kind": kind, "actor": actor, "data": data, "at": utc_ms(event.at)}
+
+    await commit_with_entry(s, audit_id, [event], entry)
 
 
 async def list_events(s: AsyncSession, audit_id: str) -> list[AuditEvent]:
