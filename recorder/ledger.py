@@ -21,7 +21,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,17 +243,6 @@ class Ledger:
         self._entries: list[bytes] = []
         self._log = merkle.MerkleLog()
         self._paths: dict[str, int] = {}
-
-    @classmethod
-    def from_entries(cls, audit_id: str, lines: Iterable[bytes]) -> Ledger:
-        """Rebuild a ledger from its stored canonical entries (each must carry its seq)."""
-        ledger = cls(audit_id)
-        for line in lines:
-            entry = parse_canonical_json(line)
-            if not isinstance(entry, dict) or entry.get("seq") != ledger.size:
-                raise LedgerError(f"entry {ledger.size}: seq is {entry.get('seq')!r}, expected {ledger.size}")
-            ledger.append(entry)
-        return ledger
 
     @property
     def size(self) -> int:

@@ -324,3 +324,71 @@ def templates_validate(file: Path) -> None:
         raise click.ClickException(f"{file} is not UTF-8 text") from exc
     count = len(template.checkpoints())
     click.echo(f"{file}: valid template {template.key!r} v{template.version}, {count} checkpoints")
+
+
+@main.command("export")
+@click.argument("audit_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Zip file to write.",
+)
+@click.pass_obj
+def export_cmd(obj: dict[str, Any], audit_id: str, output: Path) -> None:
+    """Export an audit as a self-contained package that 'verify' can check offline."""
+    from recorder import FileStore
+    from server.app import make_templates
+    from server.export import ExportError, build_export
+    from server.ledger_service import LedgerSigner
+
+    settings = build_settings(obj["data_dir"])
+
+    async def run(bar: Any) -> None:
+        db = await open_database(settings.database_url)
+        try:
+            signer = await LedgerSigner.open(db, settings.data_dir)
+            done = [0]
+
+            def progress(current: int, total: int) -> None:
+                bar.length = total
+                bar.update(current - done[0])
+                done[0] = current
+
+            await build_export(
+                db, FileStore(settings.evidence_dir), signer, make_templates(), audit_id, output, progress
+            )
+        finally:
+            await db.close()
+
+    with click.progressbar(length=1, label="Exporting", file=sys.stderr) as bar:
+        try:
+            asyncio.run(run(bar))
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {output} ({output.stat().st_size} bytes)")
+
+
+@main.command("verify")
+@click.argument("package", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The server's public key (PEM) to trust, e.g. from /api/ledger/public-key.",
+)
+def verify_cmd(package: Path, public_key: Path | None) -> None:
+    """Verify an export package offline; exits 0 only if everything holds."""
+    from recorder.verify import verify_package
+
+    report = verify_package(package, public_key.read_bytes() if public_key else None)
+    for key, value in report.summary.items():
+        click.echo(f"{key:>16}: {value}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    if report.ok:
+        click.echo("OK: every file, entry and signed tree head verifies")
+        return
+    for problem in report.problems:
+        click.echo(f"FAIL: {problem}", err=True)
+    raise SystemExit(1)

@@ -212,7 +212,7 @@ async def report_page(request: Request) -> Response:
             return render(request, "error.html", missing, 404)
         evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
         consents = await walkthrough_repo.consents(s, audit.id)
-    view = await walkthrough.checkpoints_view(app, audit) if audit.template_snapshot else None
+    view = await walkthrough.checkpoints_view(app.db, audit) if audit.template_snapshot else None
     by_checkpoint: dict[str, list[dict[str, Any]]] = {}
     for row in evidence:
         if row.checkpoint and row.kind != "still":

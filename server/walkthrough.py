@@ -13,6 +13,7 @@ from typing import Any
 from server.checklists import Checkpoint, Template, builtin_templates, load_template
 from server.context import AppContext
 from server.db import repo, walkthrough_repo
+from server.db.engine import Database
 from server.db.models import Audit, CheckpointResult
 from server.errors import ApiError
 from server.outcome import RESULTS, CheckpointFacts, ResultFacts, evaluate, open_checkpoints
@@ -86,10 +87,10 @@ def checkpoint_json(cp: Checkpoint, index: int, lang: str | None = None) -> dict
     }
 
 
-async def checkpoints_view(app: AppContext, audit: Audit) -> dict[str, Any]:
+async def checkpoints_view(db: Database, audit: Audit) -> dict[str, Any]:
     """Every checkpoint with its state, result and evidence counts: what the console shows."""
     template = require_template(audit)
-    async with app.db.session() as s:
+    async with db.session() as s:
         rows = await walkthrough_repo.results(s, audit.id)
         counts = await walkthrough_repo.evidence_counts(s, audit.id)
     sections = []

@@ -180,19 +180,6 @@ def test_a_file_path_is_named_once() -> None:
         ledger.append(still("e2", path="evidence/captures/e1.jpg"))
 
 
-def test_a_ledger_is_rebuilt_from_its_stored_entries() -> None:
-    ledger = Ledger("audit-1")
-    for entry in (event("join"), still("e1"), event("result", checkpoint="doors", result="meets")):
-        ledger.append(entry)
-    lines = [ledger.entry_bytes(i) for i in range(ledger.size)]
-
-    again = Ledger.from_entries("audit-1", lines)
-
-    assert again.root() == ledger.root()
-    with pytest.raises(LedgerError, match="entry 0: seq is 1, expected 0"):
-        Ledger.from_entries("audit-1", lines[1:])
-
-
 def test_ledger_proofs_verify_against_its_roots() -> None:
     ledger = Ledger("audit-1")
     leaves = [ledger.append(still(f"e{i}"))[1] for i in range(11)]

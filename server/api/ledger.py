@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from recorder import merkle
@@ -16,6 +18,7 @@ from server.api.evidence import _evidence
 from server.context import ctx
 from server.db import ledger_repo
 from server.errors import ApiError
+from server.export import ExportError, build_export
 from server.ledger_service import head_json
 
 
@@ -97,3 +100,28 @@ routes = [
     Route("/api/audits/{audit_id}/ledger/consistency", consistency, methods=["GET"]),
     Route("/api/evidence/{evidence_id}/proof", inclusion, methods=["GET"]),
 ]
+
+
+async def export(request: Request) -> Response:
+    """The audit's self-contained, verifiable package (a zip)."""
+    await require_user(request)
+    audit = await load_audit(request, request.path_params["audit_id"])
+    app = ctx(request)
+    tmp = app.settings.data_dir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    out = tmp / f"export-{uuid.uuid4()}.zip"
+    try:
+        await build_export(app.db, app.recorders.store, app.signer, app.templates, audit.id, out)
+    except ExportError as exc:
+        out.unlink(missing_ok=True)
+        raise ApiError(409, "export_failed", str(exc)) from exc
+    name = f"virtual-audit-{audit.id}.zip"
+    return FileResponse(
+        out,
+        media_type="application/zip",
+        filename=name,
+        background=BackgroundTask(out.unlink, missing_ok=True),
+    )
+
+
+routes.append(Route("/api/audits/{audit_id}/export", export, methods=["GET"]))

@@ -112,7 +112,7 @@ async def read_json_bytes(data: bytes) -> dict[str, Any]:
 async def checkpoints(request: Request) -> Response:
     await require_user(request)
     audit = await load_audit(request, request.path_params["audit_id"])
-    return JSONResponse(await walkthrough.checkpoints_view(ctx(request), audit))
+    return JSONResponse(await walkthrough.checkpoints_view(ctx(request).db, audit))
 
 
 def actor(user: User) -> str:

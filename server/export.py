@@ -1,0 +1,201 @@
+"""Builds an audit's export package: evidence, recording, ledger, signed heads, manifest, report.
+
+The same audit exported twice gives byte-identical zips (nothing here depends on the time
+of the export: the report is dated by the last signed tree head). Used by the HTTP export
+and by ``virtual-audit export``, which runs against the data directory without a server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from starlette.templating import Jinja2Templates
+
+from recorder import FileStore
+from recorder.ledger import SignedTreeHead
+from recorder.package import PackageFile, write_package
+from server import walkthrough
+from server.api.common import audit_json, iso
+from server.api.evidence import evidence_json
+from server.db import evidence_repo, ledger_repo, repo, walkthrough_repo
+from server.db.engine import Database
+from server.db.ledger_repo import ledger_safe
+from server.db.models import Audit
+from server.ledger_service import LedgerSigner, head_json
+
+Progress = Callable[[int, int], None]
+
+
+class ExportError(Exception):
+    """The audit cannot be exported; the message says why."""
+
+
+async def build_export(
+    db: Database,
+    store: FileStore,
+    signer: LedgerSigner,
+    templates: Jinja2Templates,
+    audit_id: str,
+    out: Path,
+    progress: Progress | None = None,
+) -> None:
+    """Write the audit's package to ``out`` (atomically)."""
+    async with db.session() as s:
+        audit = await repo.get_audit(s, audit_id)
+    if audit is None:
+        raise ExportError(f"no audit {audit_id!r}")
+    await signer.sign(audit_id)  # the last head must cover every entry
+    async with db.session() as s:
+        entries = await ledger_repo.entries(s, audit_id)
+        heads = await ledger_repo.heads(s, audit_id)
+        evidence = {e.id: e for e in await evidence_repo.list_evidence(s, audit_id, limit=10**9)}
+        segments = {g.seq: g for g in await evidence_repo.list_segments(s, audit_id)}
+        consents = await walkthrough_repo.consents(s, audit_id)
+        notes = [n for e in evidence.values() for n in await walkthrough_repo.list_annotations(s, e.id)]
+    files = package_files(store, [json.loads(e.body) for e in entries], evidence, segments)
+    manifest = await build_manifest(db, audit, consents, notes)
+    last = heads[-1]
+    report = render_report(
+        templates, audit, manifest, evidence, dt.datetime.fromtimestamp(last.timestamp_ms / 1000, dt.UTC)
+    )
+    await asyncio.to_thread(
+        write_package,
+        out,
+        manifest=manifest,
+        files=files,
+        entries=[e.body.encode("utf-8") for e in entries],
+        tree_heads=[SignedTreeHead.from_json(head_json(h)) for h in heads],
+        public_key_pem=signer.public_pem,
+        extra_files={"report.html": report.encode("utf-8"), "app.css": stylesheet()},
+        progress=progress,
+    )
+
+
+def package_files(
+    store: FileStore, entries: list[dict[str, Any]], evidence: dict[str, Any], segments: dict[int, Any]
+) -> list[PackageFile]:
+    """The file behind every file entry of the ledger."""
+    files: list[PackageFile] = []
+    for entry in entries:
+        kind = entry["type"]
+        if kind in ("still", "capture", "photo"):
+            row = evidence.get(entry["evidence_id"])
+            if row is None:
+                raise ExportError(f"ledger entry {entry['seq']}: evidence {entry['evidence_id']} is missing")
+            files.append(PackageFile(entry["path"], _source(store, row.blob), row.sha256, row.size))
+        elif kind == "segment":
+            seg = segments.get(entry["seq_no"])
+            if seg is None:
+                raise ExportError(f"ledger entry {entry['seq']}: segment {entry['seq_no']} is missing")
+            files.append(PackageFile(entry["path"], _source(store, seg.blob), seg.sha256, seg.size))
+            index = _source(store, seg.index_blob)
+            files.append(PackageFile(entry["index_path"], index, seg.index_sha256, index.stat().st_size))
+    return files
+
+
+def stylesheet() -> bytes:
+    from server.app import web_dir
+
+    return (web_dir() / "static" / "css" / "app.css").read_bytes()
+
+
+def _source(store: FileStore, blob: str) -> Path:
+    path = store.path(blob)
+    if path is None or not path.exists():
+        raise ExportError(f"evidence file {blob} is missing from the store")
+    return path
+
+
+async def build_manifest(db: Database, audit: Audit, consents: list[Any], notes: list[Any]) -> dict[str, Any]:
+    view = await walkthrough.checkpoints_view(db, audit) if audit.template_snapshot else None
+    results: dict[str, Any] = {}
+    checkpoints: list[dict[str, Any]] = []
+    for section in view["sections"] if view else []:
+        for cp in section["checkpoints"]:
+            checkpoints.append(
+                {k: cp[k] for k in ("key", "title", "criteria", "level", "optional", "captures_required")}
+            )
+            if cp["result"] is not None:
+                results[cp["key"]] = {
+                    "result": cp["result"],
+                    "note": cp["note"],
+                    "corrective_action": cp["corrective_action"],
+                    "due_date": cp["due_date"],
+                }
+    manifest: dict[str, Any] = {
+        "audit": ledger_safe(audit_json(audit) | {"outcome": None}),
+        "template": ledger_safe(audit.template_snapshot),
+        "checkpoints": checkpoints,
+        "results": results,
+        "consents": [
+            {
+                "actor": c.actor,
+                "role": c.role,
+                "accepted_at": iso(c.accepted_at),
+                "notice_sha256": c.notice_sha256,
+            }
+            for c in consents
+        ],
+        "annotations": [
+            {
+                "id": n.id,
+                "evidence_id": n.evidence_id,
+                "shapes": ledger_safe(n.shapes),
+                "created_by": n.created_by,
+                "created_at": iso(n.created_at),
+            }
+            for n in sorted(notes, key=lambda n: (n.created_at, n.id))
+        ],
+    }
+    if audit.outcome is not None:
+        manifest["outcome"] = ledger_safe(audit.outcome)
+    return manifest
+
+
+def render_report(
+    templates: Jinja2Templates,
+    audit: Audit,
+    manifest: dict[str, Any],
+    evidence: dict[str, Any],
+    when: dt.datetime,
+) -> str:
+    """The printable report, with pictures pointing into the package itself."""
+    from server.db.evidence_repo import package_path
+
+    by_checkpoint: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(evidence.values(), key=lambda r: r.seq):
+        if row.checkpoint and row.kind != "still":
+            item = evidence_json(row) | {"image_url": package_path(row)}
+            by_checkpoint.setdefault(row.checkpoint, []).append(item)
+    template = walkthrough.template_of(audit)
+    sections = []
+    for section in template.sections if template else []:
+        items = []
+        for index, cp in enumerate(section.checkpoints):
+            result = manifest["results"].get(cp.key, {})
+            items.append(
+                walkthrough.checkpoint_json(cp, index)
+                | {"state": result.get("result") or "open", "evidence": by_checkpoint.get(cp.key, [])}
+                | {k: result.get(k) for k in ("result", "note", "corrective_action", "due_date")}
+            )
+        sections.append({"key": section.key, "title": section.title, "checkpoints": items})
+    context = {
+        "request": None,
+        "user": None,
+        "audit": audit_json(audit),
+        "outcome": audit.outcome,
+        "sections": sections,
+        "template": manifest["template"]
+        and {k: manifest["template"].get(k) for k in ("key", "version", "title")},
+        "consents": manifest["consents"],
+        "generated_at": iso(when),
+        "offline": True,
+        # Inside the package the report's stylesheet sits next to it.
+        "url_for": lambda name, path="": PurePosixPath(path).name,
+    }
+    return templates.env.get_template("report.html").render(context)
