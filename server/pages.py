@@ -233,6 +233,32 @@ async def report_page(request: Request) -> Response:
     return render(request, "report.html", context)
 
 
+async def replay_page(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return to_login(request)
+    async with ctx(request).db.session() as s:
+        audit = await repo.get_audit(s, request.path_params["audit_id"])
+    if audit is None:
+        missing = {
+            "user": user_json(user),
+            "title": "Audit not found",
+            "message": "There is no audit with this address.",
+        }
+        return render(request, "error.html", missing, 404)
+    config = {"audit_id": audit.id, "manifest_url": f"/api/audits/{audit.id}/replay"}
+    return render(
+        request, "replay.html", {"user": user_json(user), "audit": audit_json(audit), "config": config}
+    )
+
+
+async def verify_page(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return to_login(request)
+    return render(request, "verify.html", {"user": user_json(user)})
+
+
 async def ca_certificate(request: Request) -> Response:
     path = ca_cert_path(ctx(request).settings)
     if not ctx(request).settings.tls or not path.exists():
@@ -255,6 +281,8 @@ routes = [
     Route("/join/{token}", join_page),
     Route("/join/{token}/check", techcheck_page),
     Route("/audits/{audit_id}/report", report_page),
+    Route("/audits/{audit_id}/replay", replay_page),
+    Route("/verify", verify_page),
     Route("/certs/ca.pem", ca_certificate),
     Route("/healthz", healthz),
 ]

@@ -115,3 +115,8 @@ async def list_segments(s: AsyncSession, audit_id: str) -> list[Segment]:
 async def get_segment(s: AsyncSession, audit_id: str, seq: int) -> Segment | None:
     rows = await s.execute(select(Segment).where(Segment.audit_id == audit_id, Segment.seq == seq))
     return rows.scalar_one_or_none()
+
+
+async def by_sha256(s: AsyncSession, sha256: str) -> list[Evidence]:
+    rows = await s.execute(select(Evidence).where(Evidence.sha256 == sha256).order_by(Evidence.captured_at))
+    return list(rows.scalars())
