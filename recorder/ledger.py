@@ -13,7 +13,6 @@ signature no longer matches. Entry fields and the encoding rules are in docs/led
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import datetime as dt
 import hashlib
@@ -104,6 +103,8 @@ def parse_canonical_json(data: bytes) -> Any:
         raise LedgerError(f"not UTF-8: {exc.reason} at byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise LedgerError(f"not JSON: {exc.msg} at column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise LedgerError("nested too deeply") from exc
     if canonical_json(value) != data:
         raise LedgerError("not in canonical form (key order, spacing or escaping differs)")
     return value
@@ -218,7 +219,7 @@ def entry_problems(entry: Mapping[str, Any]) -> list[str]:
         return [f"v must be {VERSION}, got {entry.get('v')!r}"]
     problems = _field_problems(entry, COMMON, "")
     kind = entry.get("type")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:
         return [*problems, f"type {kind!r} is not one of {', '.join(FIELDS)}"]
     problems += _field_problems(entry, FIELDS[kind], "")
     if kind == "event" and isinstance(entry.get("data"), dict):
@@ -330,7 +331,7 @@ class SignedTreeHead:
             raise LedgerError(problems[0])
         try:
             signature = base64.b64decode(obj["signature"], validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or a non-ASCII string
             raise LedgerError(f"signature is not base64: {exc}") from exc
         head = TreeHead(obj["audit"], obj["size"], bytes.fromhex(obj["root"]), obj["timestamp_ms"])
         return cls(head, signature, obj["key_id"])

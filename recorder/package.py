@@ -7,7 +7,8 @@ Layout (docs/ledger.md has the details)::
     ledger/tree-heads.json     the signed tree heads, oldest first
     ledger/public-key.pem      the Ed25519 key that signed them
     evidence/..., recording/.. the files, at the paths their ledger entries name
-    report.html, ...           extra files (not evidence: not covered by the ledger)
+    report.html, ...           extra files: not evidence, not covered by the ledger, never
+                               under evidence/ or recording/
 
 The zip is deterministic: the same inputs give the same bytes. Members are in path order
 with a fixed time (1980-01-01 00:00:00) and mode (0644); media that is already compressed
@@ -25,6 +26,7 @@ import os
 import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -44,11 +46,26 @@ ENTRIES = "ledger/entries.jsonl"
 TREE_HEADS = "ledger/tree-heads.json"
 PUBLIC_KEY = "ledger/public-key.pem"
 LEDGER_MEMBERS = (MANIFEST, ENTRIES, TREE_HEADS, PUBLIC_KEY)
+EVIDENCE_DIRS = ("evidence/", "recording/")  # no extra file goes there, so nothing there passes for evidence
 STORED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".webm", ".mkv"})
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # a regular file, rw-r--r--
 CHUNK = 1 << 20
 LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, then the name and extra field lengths
+# What zipfile and zlib raise on a damaged zip, besides BadZipFile: a bad version or method
+# field gives NotImplementedError, a bad encryption flag RuntimeError, a bad offset OSError
+# or ValueError, a bad extra field IndexError or struct.error (tests damage zips at random).
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    OSError,
+    ValueError,
+    IndexError,
+    struct.error,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -157,6 +174,8 @@ def write_package(
     if not tree_heads or tree_heads[-1].head.size != len(entries):
         raise PackageError(f"sign a tree head over all {len(entries)} entries before exporting")
     for path in extra:
+        if path.startswith(EVIDENCE_DIRS):
+            raise PackageError(f"extra file {path!r}: must not be under {' or '.join(EVIDENCE_DIRS)}")
         if (why := package_path_problem(path)) or path in {f.path for f in files}:
             raise PackageError(f"extra file {path!r}: {why or 'is also an evidence file'}")
     extras = [
@@ -236,8 +255,8 @@ def member_chunks(
     """The bytes of one member of ``zf`` (whose file is also open as ``raw``), in chunks of up to 1 MiB.
 
     A stored member is read straight from the file: its SHA-256 is the check that matters,
-    and skipping zipfile's CRC-32 pass saves CPU time per byte. Raises zipfile.BadZipFile,
-    zlib.error or EOFError if the zip is damaged. Chunks are only valid until the next one.
+    and skipping zipfile's CRC-32 pass saves CPU time per byte. Raises one of
+    :data:`ZIP_ERRORS` if the zip is damaged. Chunks are only valid until the next one.
     """
     if info.compress_type != zipfile.ZIP_STORED:
         with zf.open(info) as f:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import struct
 import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,11 +36,13 @@ from recorder.ledger import (
 from recorder.package import (
     CHUNK,
     ENTRIES,
+    EVIDENCE_DIRS,
     FORMAT,
     LEDGER_MEMBERS,
     MANIFEST,
     PUBLIC_KEY,
     TREE_HEADS,
+    ZIP_ERRORS,
     FileRef,
     Progress,
     entry_files,
@@ -50,20 +50,6 @@ from recorder.package import (
 )
 
 MAX_TEXT_MEMBER = 256 << 20
-# What zipfile and zlib raise on a damaged zip, found by fuzzing: besides BadZipFile, a bad
-# version or method field gives NotImplementedError, a bad encryption flag RuntimeError, a
-# bad offset OSError or ValueError, a bad extra field IndexError or struct.error.
-ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    EOFError,
-    NotImplementedError,
-    RuntimeError,
-    OSError,
-    ValueError,
-    IndexError,
-    struct.error,
-)
 
 
 @dataclass
@@ -149,7 +135,7 @@ class _Verifier:
         data = self.read_text(name)
         try:
             value = json.loads(data) if data is not None else None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             self.problems.append(f"{name}: not JSON ({exc})")
             return None
         if data is not None and not isinstance(value, dict):
@@ -326,12 +312,17 @@ class _Verifier:
                 self.problems.append(
                     f"ledger entry {ref.seq} ({self.labels[ref.seq]}): {path} is not listed in the manifest"
                 )
-        extras = {f["path"] for f in manifest.get("extra_files", []) if isinstance(f, dict) and "path" in f}
+        extra_files = manifest.get("extra_files")
+        listed_extras = extra_files if isinstance(extra_files, list) else []
+        extras = {f["path"] for f in listed_extras if isinstance(f, dict) and isinstance(f.get("path"), str)}
         known = set(LEDGER_MEMBERS) | set(self.refs) | listed | extras
         for name in sorted(set(self.members) - known):
             self.problems.append(f"{name}: in the package but not in the ledger or the manifest (added?)")
-        for name in sorted(extras & set(self.members)):
-            self.notes.append(f"{name}: an extra file, not covered by the ledger (not evidence)")
+        for name in sorted(extras & set(self.members) - set(self.refs)):
+            if name.startswith(EVIDENCE_DIRS):
+                self.problems.append(f"{name}: an extra file where evidence goes, not in the ledger (added?)")
+            else:
+                self.notes.append(f"{name}: an extra file, not covered by the ledger (not evidence)")
         manifest_audit = (
             manifest.get("audit", {}).get("id") if isinstance(manifest.get("audit"), dict) else None
         )
@@ -352,8 +343,9 @@ class _Verifier:
         listed: set[str] = set()
         for i, f in enumerate(files):
             path = f.get("path") if isinstance(f, dict) else None
+            path = path if isinstance(path, str) else None
             where = f"manifest files[{i}] {path}"
-            ref = self.refs.get(path) if isinstance(path, str) else None
+            ref = self.refs.get(path) if path is not None else None
             if path in listed:
                 self.problems.append(f"{where}: listed twice")
             elif ref is None:
@@ -365,7 +357,7 @@ class _Verifier:
                         self.problems.append(
                             f"{where}: {name} is {f.get(name)!r} but ledger entry {ref.seq} says {value!r}"
                         )
-            if isinstance(path, str):
+            if path is not None:
                 listed.add(path)
         return listed
 
@@ -434,7 +426,7 @@ def verify_file(file: Path | bytes, package: Path) -> list[Mapping[str, Any]]:
     """The package's ledger entries for this file (a still someone sent you, say).
 
     Only says which entries record this SHA-256; run :func:`verify_package` to know the
-    ledger itself is intact and signed.
+    ledger itself is intact and signed. Raises if the package has no readable ledger.
     """
     digest = hashlib.sha256()
     if isinstance(file, bytes):

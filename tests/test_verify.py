@@ -129,7 +129,7 @@ def package(audit: Audit, tmp_path: Path) -> Path:
     return path
 
 
-def rewrite(src: Path, dst: Path, change: Callable[[dict[str, bytes]], None]) -> Path:
+def rewrite(src: Path, dst: Path, change: Callable[[dict[str, bytes]], object]) -> Path:
     """Copy the package with ``change`` applied to its members (a tamperer who fixes CRCs)."""
     with zipfile.ZipFile(src) as zf:
         members = {name: zf.read(name) for name in zf.namelist()}
@@ -296,6 +296,24 @@ def test_a_file_slipped_in_without_the_manifest_is_caught(package: Path, tmp_pat
     assert problems(tampered) == [
         "evidence/stills/x.jpg: in the package but not in the ledger or the manifest (added?)"
     ]
+
+
+def test_a_file_passed_off_as_an_extra_where_evidence_goes_is_caught(package: Path, tmp_path: Path) -> None:
+    path = "evidence/stills/x.jpg"
+    listed = {"path": path, "sha256": "00" * 32, "size": 1}
+
+    def add(members: dict[str, bytes]) -> None:
+        members[path] = jpeg(5)
+        edit_json(members, "manifest.json", lambda m: m["extra_files"].append(listed))
+
+    assert problems(rewrite(package, tmp_path / "t.zip", add)) == [
+        "evidence/stills/x.jpg: an extra file where evidence goes, not in the ledger (added?)"
+    ]
+
+
+def test_export_keeps_extra_files_out_of_the_evidence_folders(audit: Audit, tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"extra file 'recording/notes\.txt': must not be under"):
+        audit.write(tmp_path / "a.zip", extra_files={"recording/notes.txt": b"x"})
 
 
 def test_reordered_entries_are_caught(audit: Audit, package: Path, tmp_path: Path) -> None:
@@ -498,6 +516,30 @@ def test_exports_are_byte_identical(audit: Audit, tmp_path: Path) -> None:
     assert kinds[INDEX] == kinds["ledger/entries.jsonl"] == kinds["report.html"] == zipfile.ZIP_DEFLATED
 
 
+class Unseekable(io.RawIOBase):
+    """A pipe or an HTTP response body: bytes go out and never come back."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.data += b
+        return len(b)
+
+
+def test_a_package_streamed_to_a_pipe_verifies_and_is_deterministic(audit: Audit, tmp_path: Path) -> None:
+    first, second = Unseekable(), Unseekable()
+    audit.write(first)  # type: ignore[arg-type]
+    audit.write(second)  # type: ignore[arg-type]
+    (tmp_path / "streamed.zip").write_bytes(first.data)
+
+    assert first.data == second.data
+    assert verify_package(tmp_path / "streamed.zip", public_key_pem(audit.key)).problems == []
+
+
 def test_progress_counts_every_byte(audit: Audit, tmp_path: Path) -> None:
     written: list[tuple[int, int]] = []
     audit.write(tmp_path / "a.zip", progress=lambda done, total: written.append((done, total)))
@@ -565,4 +607,38 @@ def test_damaged_zips_give_a_report_never_an_exception(package: Path, tmp_path: 
                 data[rng.randrange(len(data))] ^= rng.randrange(1, 256)
         damaged.write_bytes(data)
         report = verify_package(damaged)
+        assert report.ok or report.problems
+
+
+ODD_VALUES = [None, True, -1, 2**70, "", "x", [], [1], {}, {"a": 1}, "0" * 64, "../x", "[" * 5000]
+
+
+def scramble(value: Any, rng: random.Random) -> Any:
+    """``value`` with one value somewhere inside replaced by an odd one (or a key dropped)."""
+    if isinstance(value, dict) and value and rng.random() < 0.8:
+        key = rng.choice(list(value))
+        if rng.random() < 0.2:
+            del value[key]
+        else:
+            value[key] = scramble(value[key], rng)
+        return value
+    if isinstance(value, list) and value and rng.random() < 0.8:
+        i = rng.randrange(len(value))
+        value[i] = scramble(value[i], rng)
+        return value
+    return rng.choice(ODD_VALUES)
+
+
+def test_odd_json_gives_a_report_never_an_exception(package: Path, tmp_path: Path) -> None:
+    rng = random.Random(23)
+    for _ in range(300):
+        name = rng.choice(["manifest.json", "ledger/tree-heads.json", "ledger/entries.jsonl"])
+
+        def change(members: dict[str, bytes], name: str = name) -> None:
+            lines = members[name].splitlines()
+            i = rng.randrange(len(lines))
+            lines[i] = json.dumps(scramble(json.loads(lines[i]), rng)).encode()
+            members[name] = b"\n".join(lines) + b"\n"
+
+        report = verify_package(rewrite(package, tmp_path / "odd.zip", change))
         assert report.ok or report.problems
