@@ -93,6 +93,15 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def audit_not_found(request: Request, user: User) -> Response:
+    context = {
+        "user": user_json(user),
+        "title": "Audit not found",
+        "message": "There is no audit with this address.",
+    }
+    return render(request, "error.html", context, 404)
+
+
 def user_json(user: User) -> dict[str, str]:
     return {"name": user.name, "email": user.email}
 
@@ -141,16 +150,7 @@ async def console_page(request: Request) -> Response:
     async with ctx(request).db.session() as s:
         audit = await repo.get_audit(s, request.path_params["audit_id"])
     if audit is None:
-        return render(
-            request,
-            "error.html",
-            {
-                "user": user_json(user),
-                "title": "Audit not found",
-                "message": "There is no audit with this address.",
-            },
-            404,
-        )
+        return audit_not_found(request, user)
     config = {
         "audit_id": audit.id,
         "ws_path": f"/ws/audits/{audit.id}",
@@ -204,12 +204,7 @@ async def report_page(request: Request) -> Response:
     async with app.db.session() as s:
         audit = await repo.get_audit(s, request.path_params["audit_id"])
         if audit is None:
-            missing = {
-                "user": user_json(user),
-                "title": "Audit not found",
-                "message": "There is no audit with this address.",
-            }
-            return render(request, "error.html", missing, 404)
+            return audit_not_found(request, user)
         evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
         consents = await walkthrough_repo.consents(s, audit.id)
     view = await walkthrough.checkpoints_view(app.db, audit) if audit.template_snapshot else None
@@ -240,12 +235,7 @@ async def replay_page(request: Request) -> Response:
     async with ctx(request).db.session() as s:
         audit = await repo.get_audit(s, request.path_params["audit_id"])
     if audit is None:
-        missing = {
-            "user": user_json(user),
-            "title": "Audit not found",
-            "message": "There is no audit with this address.",
-        }
-        return render(request, "error.html", missing, 404)
+        return audit_not_found(request, user)
     config = {"audit_id": audit.id, "manifest_url": f"/api/audits/{audit.id}/replay"}
     return render(
         request, "replay.html", {"user": user_json(user), "audit": audit_json(audit), "config": config}

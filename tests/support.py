@@ -90,3 +90,27 @@ async def new_invite(http: httpx.AsyncClient, audit_id: str, **body: Any) -> dic
     assert r.status_code == 201, r.text
     data: dict[str, Any] = r.json()
     return data
+
+
+@contextlib.asynccontextmanager
+async def streaming_phone(
+    server: LiveServer, http: httpx.AsyncClient, clip: Any, facility: str, template: str = "container-7-point"
+) -> AsyncIterator[tuple[str, Any]]:
+    """A new audit with an aiortc phone replaying ``clip`` into it; yields (audit id, phone) once live."""
+    from server.media.client import ParticipantClient
+    from server.simcam import ClipReplayTrack, ToneTrack
+
+    r = await http.post(
+        "/api/audits", json={"facility": {"name": facility, "country": "VN"}, "template": template}
+    )
+    audit_id = str(r.json()["id"])
+    invite = await new_invite(http, audit_id)
+    phone = ParticipantClient(
+        server.ws_url(audit_id), token=invite["token"], video=ClipReplayTrack(clip), audio=ToneTrack()
+    )
+    await phone.connect()
+    try:
+        await asyncio.wait_for(phone.media_live.wait(), 10)
+        yield audit_id, phone
+    finally:
+        await phone.close()

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from server.media.client import ParticipantClient
-from server.simcam import ClipReplayTrack, ToneTrack, encode_clip
-from tests.support import live_server, new_invite
+from server.simcam import encode_clip
+from tests.support import live_server, streaming_phone
 
 pytestmark = pytest.mark.slow
 
@@ -33,18 +32,7 @@ async def test_export_is_deterministic_and_verifies_offline(tmp_path: Path) -> N
     async with live_server(tmp_path / "data", segment_seconds=1.0, capture_window_ms=200) as server:
         token = await server.create_user()
         async with server.client(token) as http:
-            r = await http.post(
-                "/api/audits",
-                json={"facility": {"name": "E", "country": "VN"}, "template": "container-7-point"},
-            )
-            aid = r.json()["id"]
-            invite = await new_invite(http, aid)
-            phone = ParticipantClient(
-                server.ws_url(aid), token=invite["token"], video=ClipReplayTrack(clip), audio=ToneTrack()
-            )
-            await phone.connect()
-            try:
-                await asyncio.wait_for(phone.media_live.wait(), 10)
+            async with streaming_phone(server, http, clip, "E") as (aid, _phone):
                 await http.put(f"/api/audits/{aid}/current", json={"key": "front-wall"})
                 capture = await http.post(f"/api/audits/{aid}/captures", json={"checkpoint": "front-wall"})
                 assert capture.status_code == 201
@@ -52,8 +40,6 @@ async def test_export_is_deterministic_and_verifies_offline(tmp_path: Path) -> N
                     await http.put(f"/api/audits/{aid}/checkpoints/front-wall", json={"result": "meets"})
                 ).status_code == 200
                 await asyncio.sleep(2.5)
-            finally:
-                await phone.close()
             await asyncio.sleep(0.5)  # the room closes and its last segment is written
             outcome = (await http.post(f"/api/audits/{aid}/complete", json={"confirm_open": True})).json()
             assert outcome["result"] == "fail"

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from server.media.client import ParticipantClient
-from server.simcam import ClipReplayTrack, ToneTrack, encode_clip
-from tests.support import live_server, new_invite
+from server.simcam import encode_clip
+from tests.support import live_server, streaming_phone
 
 pytestmark = pytest.mark.slow
 
@@ -20,26 +19,13 @@ async def test_replay_manifest_segments_and_verification(tmp_path: Path) -> None
     async with live_server(tmp_path / "data", segment_seconds=1.0, capture_window_ms=100) as server:
         token = await server.create_user()
         async with server.client(token) as http:
-            r = await http.post(
-                "/api/audits",
-                json={"facility": {"name": "R", "country": "ID"}, "template": "container-7-point"},
-            )
-            aid = r.json()["id"]
-            invite = await new_invite(http, aid)
-            phone = ParticipantClient(
-                server.ws_url(aid), token=invite["token"], video=ClipReplayTrack(clip), audio=ToneTrack()
-            )
-            await phone.connect()
-            try:
-                await asyncio.wait_for(phone.media_live.wait(), 10)
+            async with streaming_phone(server, http, clip, "R") as (aid, _phone):
                 await http.put(f"/api/audits/{aid}/current", json={"key": "front-wall"})
                 capture = (
                     await http.post(f"/api/audits/{aid}/captures", json={"checkpoint": "front-wall"})
                 ).json()
                 await http.put(f"/api/audits/{aid}/current", json={"key": "left-side"})
                 await asyncio.sleep(3)
-            finally:
-                await phone.close()
             await asyncio.sleep(0.5)
 
             manifest = (await http.get(f"/api/audits/{aid}/replay")).json()

@@ -41,6 +41,11 @@ async def read_json(request: Request) -> dict[str, Any]:
             raise ApiError(413, "too_large", f"request body over {MAX_JSON_BYTES} bytes")
     if not body.strip():
         return {}
+    return json_object(body)
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """Parse a body that must be a JSON object, or raise a 400 that says why."""
     try:
         obj = json.loads(body)
     except ValueError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -13,7 +12,7 @@ from starlette.routing import Route
 
 from server import walkthrough
 from server.api.audits import load_audit
-from server.api.common import iso, read_json, require_user
+from server.api.common import iso, json_object, read_json, require_user
 from server.checklists import MAX_TEMPLATE_BYTES, Template, TemplateError, builtin_templates, load_template
 from server.context import ctx
 from server.db import walkthrough_repo
@@ -89,7 +88,7 @@ async def _body(request: Request) -> str:
         if len(data) > MAX_TEMPLATE_BYTES:
             raise ApiError(413, "too_large", f"template over {MAX_TEMPLATE_BYTES} bytes")
     if request.headers.get("content-type", "").startswith("application/json"):
-        obj = (await read_json_bytes(data)).get("yaml")
+        obj = json_object(data).get("yaml")
         if not isinstance(obj, str):
             raise ApiError(422, "invalid", 'send the template as YAML, or JSON {"yaml": "..."}')
         return obj
@@ -97,16 +96,6 @@ async def _body(request: Request) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(422, "invalid", "the template must be UTF-8 text") from exc
-
-
-async def read_json_bytes(data: bytes) -> dict[str, Any]:
-    try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise ApiError(400, "bad_json", "body must be a JSON object")
-    return obj
 
 
 async def checkpoints(request: Request) -> Response:
