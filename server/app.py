@@ -110,7 +110,8 @@ def create_app(settings: Settings) -> Starlette:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = await open_database(settings.database_url)
         recorders = Recorders(db, settings)
-        hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=recorders.attach)
+        attach = recorders.attach if settings.record else None
+        hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=attach)
         signer = await LedgerSigner.open(db, settings.data_dir)
         app.state.ctx = AppContext(
             settings=settings, db=db, hub=hub, recorders=recorders, signer=signer, templates=make_templates()

@@ -107,6 +107,12 @@ def server_options(f: Any) -> Any:
             help="Default lifetime of staff invites.",
         ),
         click.option(
+            "--record/--no-record",
+            default=True,
+            envvar=ENV + "RECORD",
+            help="Record evidence (lossless segments, stills, captures); off only to measure the hub alone.",
+        ),
+        click.option(
             "--still-interval",
             type=float,
             default=1.0,

@@ -75,6 +75,7 @@ class Settings:
     invite_ttl_minutes: int = 240
     max_invite_ttl_minutes: int = 7 * 24 * 60
     keyframe_interval: float = 3.0
+    record: bool = True
     still_interval: float = 1.0
     still_quality: int = 85
     capture_window_ms: int = 500
