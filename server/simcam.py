@@ -17,7 +17,6 @@ import av
 import cv2
 import numpy as np
 from aiortc.mediastreams import (
-    AudioStreamTrack,
     MediaStreamError,
     MediaStreamTrack,
     VideoStreamTrack,
@@ -165,22 +164,33 @@ class ClipReplayTrack(MediaStreamTrack):
         return packet
 
 
-class ToneTrack(AudioStreamTrack):
-    """A short beep every second: something to hear on the other side."""
+class ToneTrack(MediaStreamTrack):
+    """A short beep every second, as 20 ms frames of 48 kHz audio: something to hear on the other side."""
+
+    kind = "audio"
+    RATE = 48_000
+    SAMPLES = 960  # 20 ms
 
     def __init__(self, frequency: float = 660.0) -> None:
         super().__init__()
         self.frequency = frequency
         self._samples = 0
+        self._start: float | None = None
 
     async def recv(self) -> av.AudioFrame:
-        frame = await super().recv()  # paced silence, 20 ms at 48 kHz
-        assert isinstance(frame, av.AudioFrame)
-        n = frame.samples
-        t = (self._samples + np.arange(n)) / 48_000
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._samples / self.RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = (self._samples + np.arange(self.SAMPLES)) / self.RATE
         envelope = ((t % 1.0) < 0.15).astype(np.float32)
         wave = (0.2 * 32767 * np.sin(2 * np.pi * self.frequency * t) * envelope).astype(np.int16)
-        out = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
-        out.sample_rate, out.pts, out.time_base = 48_000, frame.pts, frame.time_base
-        self._samples += n
-        return out
+        frame = av.AudioFrame.from_ndarray(wave.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.RATE
+        frame.pts = self._samples
+        frame.time_base = fractions.Fraction(1, self.RATE)
+        self._samples += self.SAMPLES
+        return frame

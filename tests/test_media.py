@@ -110,7 +110,9 @@ async def test_audio_flows_both_ways(session: Session, clip: EncodedClip) -> Non
     for frames in (at_auditor, at_phone):
         assert {f.codec for f in frames} == {"opus"}
         stamps = [f.rtp_timestamp for f in frames]
-        assert all((b - a) % 2**32 < 48_000 for a, b in itertools.pairwise(stamps))
+        # 20 ms Opus frames back to back: nothing lost or merged on the way.
+        steps = [(b - a) % 2**32 for a, b in itertools.pairwise(stamps)]
+        assert sorted(steps)[len(steps) // 2] == 960
 
 
 async def test_phone_rejoin_resumes_video_without_the_auditor_reconnecting(
