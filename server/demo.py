@@ -89,6 +89,9 @@ async def run_camera(settings: Settings, audit_id: str, token: str) -> None:
             while client.pc is not None and client.pc.connectionState not in ("failed", "closed"):  # noqa: ASYNC110
                 await asyncio.sleep(1)
         except (TimeoutError, OSError, ConnectionError) as exc:
+            if "audit_closed" in str(exc):
+                click.echo("The demo audit is completed; the simulated camera has stopped.")
+                return
             log.warning("simulated camera: %s; retrying", exc)
         finally:
             await client.close()
