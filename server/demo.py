@@ -10,6 +10,7 @@ import ssl
 
 import click
 import uvicorn
+import websockets
 from sqlalchemy import select
 
 from server.checklists import builtin_templates
@@ -88,8 +89,8 @@ async def run_camera(settings: Settings, audit_id: str, token: str) -> None:
             await client.connect()
             while client.pc is not None and client.pc.connectionState not in ("failed", "closed"):  # noqa: ASYNC110
                 await asyncio.sleep(1)
-        except (TimeoutError, OSError, ConnectionError) as exc:
-            if "audit_closed" in str(exc):
+        except (TimeoutError, OSError, ConnectionError, websockets.ConnectionClosed) as exc:
+            if "audit_closed" in str(exc) or "completed" in str(exc):
                 click.echo("The demo audit is completed; the simulated camera has stopped.")
                 return
             log.warning("simulated camera: %s; retrying", exc)
