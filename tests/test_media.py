@@ -153,3 +153,30 @@ async def test_second_auditor_sees_the_same_frames(session: Session, clip: Encod
         return all(f.data in seen for f in second[:20])
 
     await wait_for(first_saw_them)
+
+
+async def test_viewer_with_another_codec_gets_a_reencoded_stream(session: Session) -> None:
+    """An auditor that can only take VP8 still sees an H.264 phone: the fallback re-encodes for it."""
+    from server.simcam import SceneTrack
+
+    received: list[EncodedFrame] = []
+    auditor = ParticipantClient(
+        session.server.ws_url(session.audit_id),
+        headers={"Authorization": f"Bearer {session.token}"},
+        receive_video=True,
+        tap={"video": received.append},
+        video_codec="VP8",
+    )
+    phone = ParticipantClient(
+        session.server.ws_url(session.audit_id),
+        token=session.invite,
+        video=SceneTrack(320, 240),
+        video_codec="H264",
+    )
+    session.clients += [auditor, phone]
+    await phone.connect()
+    await wait_for(lambda: session.server.app_ctx().hub.rooms[session.audit_id].video_codec() == "H264")
+    await auditor.connect()
+    await wait_for(lambda: len(received) >= 10, seconds=15)
+    assert {f.codec for f in received} == {"VP8"}
+    assert received[0].keyframe
