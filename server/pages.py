@@ -16,7 +16,7 @@ from server.api.evidence import evidence_json
 from server.auth import SESSION_COOKIE, current_user
 from server.context import ctx
 from server.db import evidence_repo, repo, walkthrough_repo
-from server.db.models import User
+from server.db.models import Audit, User
 from server.errors import ApiError
 from server.tls import ca_cert_path
 
@@ -93,6 +93,18 @@ async def logout(request: Request) -> Response:
     return response
 
 
+async def page_audit(request: Request) -> tuple[User, Audit] | Response:
+    """The signed-in auditor and the audit of the path, or the page to show instead."""
+    user = await current_user(request)
+    if user is None:
+        return to_login(request)
+    async with ctx(request).db.session() as s:
+        audit = await repo.get_audit(s, request.path_params["audit_id"])
+    if audit is None:
+        return audit_not_found(request, user)
+    return user, audit
+
+
 def audit_not_found(request: Request, user: User) -> Response:
     context = {
         "user": user_json(user),
@@ -144,13 +156,10 @@ async def audits_create(request: Request) -> Response:
 
 
 async def console_page(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return to_login(request)
-    async with ctx(request).db.session() as s:
-        audit = await repo.get_audit(s, request.path_params["audit_id"])
-    if audit is None:
-        return audit_not_found(request, user)
+    found = await page_audit(request)
+    if isinstance(found, Response):
+        return found
+    user, audit = found
     config = {
         "audit_id": audit.id,
         "ws_path": f"/ws/audits/{audit.id}",
@@ -229,13 +238,10 @@ async def report_page(request: Request) -> Response:
 
 
 async def replay_page(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return to_login(request)
-    async with ctx(request).db.session() as s:
-        audit = await repo.get_audit(s, request.path_params["audit_id"])
-    if audit is None:
-        return audit_not_found(request, user)
+    found = await page_audit(request)
+    if isinstance(found, Response):
+        return found
+    user, audit = found
     config = {"audit_id": audit.id, "manifest_url": f"/api/audits/{audit.id}/replay"}
     return render(
         request, "replay.html", {"user": user_json(user), "audit": audit_json(audit), "config": config}
