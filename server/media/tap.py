@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
-from aiortc.utils import uint16_gt
+from aiortc.utils import uint16_add, uint16_gt
 
 from server.media.frames import EncodedFrame, FrameSink, is_keyframe
 
@@ -29,6 +30,7 @@ _JITTER = "_RTCRtpReceiver__jitter_buffer"
 _CODECS = "_RTCRtpReceiver__codecs"
 _KIND = "_RTCRtpReceiver__kind"
 PLI_MIN_INTERVAL = 0.3
+HOLE_TIMEOUT_S = 0.2  # how long a missing packet may hold back later frames (NACK resend time)
 
 
 class AiortcInternalsChanged(RuntimeError):
@@ -51,11 +53,23 @@ def check_internals() -> None:
 class TapBuffer(JitterBuffer):
     """A jitter buffer that delivers complete frames to a sink and never to aiortc's decoder."""
 
-    def __init__(self, kind: str, codecs: dict[int, Any], sink: FrameSink) -> None:
+    def __init__(
+        self,
+        kind: str,
+        codecs: dict[int, Any],
+        sink: FrameSink,
+        on_gap: Callable[[], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(capacity=512 if kind == "video" else 16, is_video=kind == "video")
         self.kind = kind
         self._codecs = codecs
         self._sink = sink
+        self._on_gap = on_gap
+        self._clock = clock
+        self._newest: int | None = None
+        self._stuck_since: float | None = None
+        self.gaps = 0  # holes given up on: their incomplete frames were dropped
         self._last_audio_seq: int | None = None
         self.ssrc: int | None = None
         self.codec_name: str | None = None
@@ -65,14 +79,64 @@ class TapBuffer(JitterBuffer):
         if self.kind == "audio":
             self._deliver_audio(packet)
             return False, None
+        if self._newest is None or uint16_gt(packet.sequence_number, self._newest):
+            self._newest = packet.sequence_number
         pli, _ = super().add(packet)
         return pli, None
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         # Called by JitterBuffer.add after storing a packet: release every frame that is complete.
         while self._release_one():
-            pass
+            self._stuck_since = None
+        self._give_up_on_hole()
         return None
+
+    def _buffered(self) -> int:
+        """Packets (present or missing) between the head and the newest one received."""
+        if self._origin is None or self._newest is None:
+            return 0
+        distance = uint16_add(self._newest, -self._origin) + 1
+        return distance if distance <= self.capacity else 0
+
+    def _give_up_on_hole(self) -> None:
+        """A packet lost for good (its resend lost too) must not hold every later frame back.
+
+        After HOLE_TIMEOUT_S the incomplete frame is dropped, the stream resumes at the next
+        frame, and the sender is asked for a keyframe so decoders recover.
+        """
+        if self._buffered() == 0:
+            self._stuck_since = None
+            return
+        now = self._clock()
+        if self._stuck_since is None:
+            self._stuck_since = now
+            return
+        if now - self._stuck_since < HOLE_TIMEOUT_S:
+            return
+        self._stuck_since = None
+        self._skip_incomplete()
+        self.gaps += 1
+        log.info("video packet lost for good: skipped an incomplete frame (%d so far)", self.gaps)
+        if self._on_gap is not None:
+            self._on_gap()
+        while self._release_one():
+            pass
+
+    def _skip_incomplete(self) -> None:
+        assert self._origin is not None
+        total = self._buffered()
+        first_ts: int | None = None
+        skip = total
+        for count in range(total):
+            packet = self._packets[(self._origin + count) % self.capacity]
+            if packet is None:
+                continue
+            if first_ts is None:
+                first_ts = packet.timestamp
+            elif packet.timestamp != first_ts:
+                skip = count
+                break
+        self.remove(skip)
 
     def _release_one(self) -> bool:
         assert self._origin is not None
@@ -143,10 +207,15 @@ class ReceiverTap:
         kind = getattr(receiver, _KIND)
         self.receiver = receiver
         self.kind: str = kind
-        self.buffer = TapBuffer(kind, getattr(receiver, _CODECS), sink)
+        self.buffer = TapBuffer(kind, getattr(receiver, _CODECS), sink, on_gap=self._gap)
         setattr(receiver, _JITTER, self.buffer)
         self._last_pli = 0.0
         self._pli_task: asyncio.Task[None] | None = None
+
+    def _gap(self) -> None:
+        # Force the request: frames after a lost one cannot be decoded until a keyframe.
+        self._last_pli = 0.0
+        self.request_keyframe()
 
     def request_keyframe(self) -> bool:
         """Send a PLI to the sender (rate limited). True if one was sent."""
