@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/sessions.py --sessions N [--duration 10] [--width 1280 --height 720
         --fps 30] [--modes hub,relay,direct] [--repeat 1] [--pin-core K]
+        [--hub-option=--no-record] [--save FILE]
+    .venv/bin/python bench/sessions.py --report FILE [FILE ...]
 
 Modes: ``hub`` is the product (``virtual-audit serve`` in a child process); ``relay`` is
 the decode + re-encode baseline (bench/relay_server.py, a child process); ``direct``
@@ -10,7 +12,8 @@ connects each phone to its auditor inside this process, with no server in betwee
 Each phone replays a VP8 clip encoded once (frame n carries n in its pixels), so phones
 cost no encoding. Servers are pinned to one core (``--pin-core``, by default the last
 core this process may use) and this process to the others, so that the two do not
-compete. The Markdown report goes to stdout, progress to stderr. See docs/benchmarks.md.
+compete. The Markdown report goes to stdout, progress to stderr; ``--save`` keeps every
+run so that ``--report`` can combine several invocations. See docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -280,7 +283,8 @@ def run_once(
     result.server_warnings = len(complaints)
     if mode == "hub" and opts.hub_options:
         result.mode = f"hub {' '.join(opts.hub_options)}"
-    result.settings = f"{opts.width}x{opts.height} at {opts.fps} fps, {opts.clip} clip, {describe(clip)}"
+    result.settings = f"{opts.width}x{opts.height} at {opts.fps} fps, {opts.clip} clip"
+    result.clip_mbps = sum(len(f) for f in clip.frames) * 8 * clip.fps / len(clip.frames) / 1e6
     for line in complaints[:10]:
         progress(f"{mode} server log: {line}")
     return result
