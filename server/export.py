@@ -24,6 +24,7 @@ from server.api.common import audit_json, iso
 from server.api.evidence import evidence_json
 from server.db import evidence_repo, ledger_repo, repo, walkthrough_repo
 from server.db.engine import Database
+from server.db.evidence_repo import package_path
 from server.db.ledger_repo import ledger_safe
 from server.db.models import Audit
 from server.ledger_service import LedgerSigner, head_json
@@ -165,8 +166,6 @@ def render_report(
     when: dt.datetime,
 ) -> str:
     """The printable report, with pictures pointing into the package itself."""
-    from server.db.evidence_repo import package_path
-
     by_checkpoint: dict[str, list[dict[str, Any]]] = {}
     for row in sorted(evidence.values(), key=lambda r: r.seq):
         if row.checkpoint and row.kind != "still":

@@ -206,14 +206,12 @@ async def techcheck_page(request: Request) -> Response:
 
 
 async def report_page(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return to_login(request)
+    found = await page_audit(request)
+    if isinstance(found, Response):
+        return found
+    user, audit = found
     app = ctx(request)
     async with app.db.session() as s:
-        audit = await repo.get_audit(s, request.path_params["audit_id"])
-        if audit is None:
-            return audit_not_found(request, user)
         evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
         consents = await walkthrough_repo.consents(s, audit.id)
     view = await walkthrough.checkpoints_view(app.db, audit) if audit.template_snapshot else None

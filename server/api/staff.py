@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from recorder import StoreError
-from server.api.common import iso
+from server.api.common import iso, read_json
 from server.api.evidence import evidence_json
 from server.context import ctx
 from server.db import evidence_repo, repo, walkthrough_repo
@@ -165,8 +165,6 @@ async def upload_probe(request: Request) -> Response:
 
 async def save_tech_check(request: Request) -> Response:
     invite, audit = await require_invite(request)
-    from server.api.common import read_json
-
     body = await read_json(request)
     results = {
         "camera": _flag(body, "camera"),

@@ -260,14 +260,15 @@ class Room:
             self._decoder.close()
             self._decoder = None
 
-    def _on_phone_audio(self, frame: EncodedFrame) -> None:
+    def _push_audio(self, role: str, frame: EncodedFrame) -> None:
+        """Hand an audio frame to the outgoing audio track of everyone with ``role``."""
         for pid, outs in self.outputs.items():
-            if (
-                outs.audio is not None
-                and self.participants.get(pid, None)
-                and self.participants[pid].role == "auditor"
-            ):
+            p = self.participants.get(pid)
+            if outs.audio is not None and p is not None and p.role == role:
                 outs.audio.push(frame)
+
+    def _on_phone_audio(self, frame: EncodedFrame) -> None:
+        self._push_audio("auditor", frame)
         for sink in self._audio_consumers:
             sink(frame)
 
@@ -280,10 +281,7 @@ class Room:
             return
         if loud:
             self._talker_loud_at = now
-        for pid, outs in self.outputs.items():
-            p = self.participants.get(pid)
-            if outs.audio is not None and p is not None and p.role == "staff":
-                outs.audio.push(frame)
+        self._push_audio("staff", frame)
 
     async def _watch(self) -> None:
         """Media liveness and periodic keyframes while anyone is in the room."""
