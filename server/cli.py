@@ -6,13 +6,16 @@ import asyncio
 import datetime as dt
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import repo
+from server.db import org_repo, repo
 from server.db.engine import open_database
+from server.policy import OrgKind, Role
 from server.settings import DEFAULT_NOTICE, IceServer, Settings, SettingsError
 
 ENV = "VAUDIT_"
@@ -214,9 +217,69 @@ def serve(obj: dict[str, Any], /, **kw: Any) -> None:
     uvicorn.Server(config).run()
 
 
+T = TypeVar("T")
+
+
+def with_db(obj: dict[str, Any], work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one session on the data dir's database (migrated first)."""
+
+    async def run() -> T:
+        db = await open_database(build_settings(obj["data_dir"]).database_url)
+        try:
+            async with db.session() as s:
+                return await work(s)
+        finally:
+            await db.close()
+
+    obj["data_dir"].mkdir(parents=True, exist_ok=True)
+    try:
+        return asyncio.run(run())
+    except (repo.Conflict, org_repo.OrgError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group()
+def org() -> None:
+    """Manage organisations: the association, audit firms, member importers, the agency."""
+
+
+@org.command("create")
+@click.option("--kind", required=True, type=click.Choice([k.value for k in OrgKind]))
+@click.option("--name", required=True)
+@click.pass_obj
+def org_create(obj: dict[str, Any], kind: str, name: str) -> None:
+    """Create an organisation; its id is printed alone on the last line."""
+
+    async def work(s: AsyncSession) -> str:
+        return (await org_repo.create_org(s, OrgKind(kind), name)).id
+
+    org_id = with_db(obj, work)
+    click.echo(f"created {kind} {name.strip()!r}", err=True)
+    click.echo(org_id)
+
+
+@org.command("list")
+@click.pass_obj
+def org_list(obj: dict[str, Any]) -> None:
+    """List organisations with their kind and number of users."""
+
+    async def work(s: AsyncSession) -> list[tuple[str, str, str, int]]:
+        users = await org_repo.list_users(s)
+        return [
+            (o.id, o.kind, o.name, sum(1 for _, uo in users if uo.id == o.id))
+            for o in await org_repo.list_orgs(s)
+        ]
+
+    rows = with_db(obj, work)
+    if not rows:
+        click.echo("no organisations")
+    for org_id, kind, name, count in rows:
+        click.echo(f"{org_id}  {kind:<12} {name}  ({count} user{'s' if count != 1 else ''})")
+
+
 @main.group()
 def user() -> None:
-    """Manage auditor accounts."""
+    """Manage user accounts (each in one organisation, with one role)."""
 
 
 def read_password() -> str:
@@ -228,51 +291,57 @@ def read_password() -> str:
 @user.command("create")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
+@click.option("--org", "org_ref", help="Organisation id or exact name (default: the only audit firm).")
+@click.option("--role", type=click.Choice([r.value for r in Role]), help="Default: auditor in an audit firm.")
 @click.pass_obj
-def user_create(obj: dict[str, Any], email: str, name: str) -> None:
-    """Create an auditor account (password from stdin, or prompted twice)."""
+def user_create(obj: dict[str, Any], email: str, name: str, org_ref: str | None, role: str | None) -> None:
+    """Create a user account (password from stdin, or prompted twice)."""
     password = read_password()
 
-    async def run() -> None:
-        db = await open_database(build_settings(obj["data_dir"]).database_url)
-        try:
-            async with db.session() as s:
-                await repo.create_user(s, email, name, password)
-        finally:
-            await db.close()
+    async def work(s: AsyncSession) -> tuple[str, str]:
+        created = await repo.create_user(s, email, name, password, org_ref, role)
+        organisation = await org_repo.get_org(s, created.org_id)
+        return created.role, organisation.name if organisation else "?"
 
-    obj["data_dir"].mkdir(parents=True, exist_ok=True)
-    try:
-        asyncio.run(run())
-    except (repo.Conflict, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"created auditor {email.strip().lower()}")
+    chosen, org_name = with_db(obj, work)
+    click.echo(f"created {chosen} {email.strip().lower()} in {org_name!r}")
 
 
 @user.command("token")
 @click.option("--email", required=True)
-@click.option("--days", type=int, default=90, show_default=True, help="Lifetime; 0 for no expiry.")
+@click.option(
+    "--days", type=click.IntRange(1, 365), default=30, show_default=True, help="Lifetime in days (1-365)."
+)
 @click.pass_obj
 def user_token(obj: dict[str, Any], email: str, days: int) -> None:
     """Print a new API token for scripts (alone on the last line)."""
 
-    async def run() -> str:
-        db = await open_database(build_settings(obj["data_dir"]).database_url)
-        try:
-            async with db.session() as s:
-                account = await repo.user_by_email(s, email)
-                if account is None:
-                    raise click.ClickException(f"no auditor with email {email}")
-                lifetime = dt.timedelta(days=days) if days > 0 else None
-                issued = await repo.issue_credential(s, account, "api", lifetime)
-                return issued.token
-        finally:
-            await db.close()
+    async def work(s: AsyncSession) -> str:
+        account = await repo.user_by_email(s, email)
+        if account is None:
+            raise click.ClickException(f"no user with email {email}")
+        issued = await repo.issue_credential(s, account, "api", dt.timedelta(days=days))
+        return issued.token
 
-    obj["data_dir"].mkdir(parents=True, exist_ok=True)
-    token = asyncio.run(run())
-    click.echo("Use as 'Authorization: Bearer <token>'. It is shown only once:", err=True)
+    token = with_db(obj, work)
+    click.echo(f"Use as 'Authorization: Bearer <token>'; valid {days} days; shown only once:", err=True)
     click.echo(token)
+
+
+@user.command("revoke-tokens")
+@click.option("--email", required=True)
+@click.pass_obj
+def user_revoke_tokens(obj: dict[str, Any], email: str) -> None:
+    """Revoke every API token and session of a user; a running server closes their sockets within 2 s."""
+
+    async def work(s: AsyncSession) -> int:
+        account = await repo.user_by_email(s, email)
+        if account is None:
+            raise click.ClickException(f"no user with email {email}")
+        return await org_repo.revoke_user_credentials(s, account.id)
+
+    count = with_db(obj, work)
+    click.echo(f"revoked {count} token(s) and session(s) of {email.strip().lower()}")
 
 
 @main.command()

@@ -12,6 +12,7 @@ from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.recording import Recorders
 from server.settings import Settings
+from server.signaling.registry import Sockets
 
 
 @dataclass
@@ -21,6 +22,7 @@ class AppContext:
     hub: Hub
     recorders: Recorders
     signer: LedgerSigner
+    sockets: Sockets
     templates: Jinja2Templates
 
 

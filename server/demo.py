@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from server.checklists import builtin_templates
 from server.cli import uvicorn_config
-from server.db import repo
+from server.db import org_repo, repo
 from server.db.engine import open_database
 from server.db.models import Audit
 from server.media.client import ParticipantClient
@@ -40,6 +40,8 @@ async def prepare(settings: Settings) -> tuple[str, str]:
             user = await repo.user_by_email(s, DEMO_EMAIL)
             if user is None:
                 user = await repo.create_user(s, DEMO_EMAIL, "Demo Auditor", DEMO_PASSWORD)
+            actor = await org_repo.actor_for_user(s, user.id)
+            assert actor is not None
             audit = (
                 (
                     await s.execute(
@@ -53,7 +55,7 @@ async def prepare(settings: Settings) -> tuple[str, str]:
                 template = builtin_templates()[DEFAULT_TEMPLATE]
                 audit = await repo.create_audit(
                     s,
-                    user,
+                    actor,
                     title="CTPAT site walkthrough (demo)",
                     facility_name=DEMO_FACILITY,
                     country="VN",
@@ -65,7 +67,7 @@ async def prepare(settings: Settings) -> tuple[str, str]:
                 if old.label == CAMERA_LABEL:
                     await repo.revoke_invite(s, audit.id, old.id)
             _, token = await repo.create_invite(
-                s, audit, user, label=CAMERA_LABEL, ttl=dt.timedelta(hours=12)
+                s, audit, actor, label=CAMERA_LABEL, ttl=dt.timedelta(hours=12)
             )
             return audit.id, token
     finally:
@@ -90,7 +92,7 @@ async def run_camera(settings: Settings, audit_id: str, token: str) -> None:
             while client.pc is not None and client.pc.connectionState not in ("failed", "closed"):  # noqa: ASYNC110
                 await asyncio.sleep(1)
         except (TimeoutError, OSError, ConnectionError, websockets.ConnectionClosed) as exc:
-            if "audit_closed" in str(exc) or "completed" in str(exc):
+            if "audit_completed" in str(exc) or "completed" in str(exc):
                 click.echo("The demo audit is completed; the simulated camera has stopped.")
                 return
             log.warning("simulated camera: %s; retrying", exc)

@@ -20,14 +20,13 @@ from recorder import FileStore
 from recorder.ledger import SignedTreeHead
 from recorder.package import PackageFile, write_package
 from server import walkthrough
-from server.api.common import audit_json, iso
-from server.api.evidence import evidence_json
 from server.db import evidence_repo, ledger_repo, repo, walkthrough_repo
 from server.db.engine import Database
 from server.db.evidence_repo import package_path
 from server.db.ledger_repo import ledger_safe
 from server.db.models import Audit
 from server.ledger_service import LedgerSigner, head_json
+from server.views import audit_json, evidence_json, iso
 
 Progress = Callable[[int, int], None]
 

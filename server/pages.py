@@ -10,15 +10,20 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from server import walkthrough
+from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
-from server.api.common import audit_json, iso
-from server.api.evidence import evidence_json
-from server.auth import SESSION_COOKIE, current_user
+from server.auth import SESSION_COOKIE, current_actor
 from server.context import ctx
-from server.db import evidence_repo, repo, walkthrough_repo
-from server.db.models import Audit, User
+from server.db import evidence_repo, org_repo, repo, walkthrough_repo
+from server.db.models import Audit
 from server.errors import ApiError
+from server.policy import Action, Actor, AuditFacts, Decision, can, decide
 from server.tls import ca_cert_path
+from server.views import audit_json, evidence_json, iso
+
+LOGIN_WINDOW = dt.timedelta(minutes=15)
+LOGIN_TRIES_PER_EMAIL = 5
+LOGIN_TRIES_PER_ADDRESS = 50
 
 INVITE_GONE = "This invite link has expired or was revoked. Ask the auditor for a new one."
 
@@ -39,7 +44,7 @@ def to_login(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/audits" if await current_user(request) else "/login", status_code=303)
+    return RedirectResponse("/audits" if await current_actor(request) else "/login", status_code=303)
 
 
 async def login_page(request: Request) -> Response:
@@ -59,15 +64,26 @@ def login_context(request: Request, error: str | None, email: str, next_url: str
 
 async def login_submit(request: Request) -> Response:
     form = await request.form()
-    email = str(form.get("email", ""))[:320]
+    email = str(form.get("email", ""))[:320].strip().lower()
     password = str(form.get("password", ""))[:1000]
     next_url = str(form.get("next", ""))
     app = ctx(request)
+    address = client_address(request) or "-"
     async with app.db.session() as s:
+        wait = await throttled_for(s, email, address)
+        if wait is not None:
+            minutes = max(1, round(wait / 60))
+            message = f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+            response = render(request, "login.html", login_context(request, message, email, next_url), 429)
+            response.headers["Retry-After"] = str(wait)
+            return response
         user = await repo.authenticate(s, email, password) if email and password else None
         if user is None:
+            if email:
+                await org_repo.add_failure(s, email, address, dt.datetime.now(dt.UTC) - LOGIN_WINDOW)
             context = login_context(request, "Wrong email or password.", email, next_url)
             return render(request, "login.html", context, status=401)
+        await org_repo.clear_failures(s, email)
         lifetime = dt.timedelta(hours=app.settings.session_hours)
         issued = await repo.issue_credential(s, user, "session", lifetime)
     response = RedirectResponse(safe_next(next_url), status_code=303)
@@ -83,56 +99,98 @@ async def login_submit(request: Request) -> Response:
     return response
 
 
+async def throttled_for(s: Any, email: str, address: str) -> int | None:
+    """Seconds to wait before another sign-in may be tried, or None; costs no password hashing."""
+    now = dt.datetime.now(dt.UTC)
+    since = now - LOGIN_WINDOW
+    by_email, by_address = await org_repo.failures_since(s, email, address, since)
+    if by_email >= LOGIN_TRIES_PER_EMAIL:
+        oldest = await org_repo.oldest_failure(s, email, address, since)
+    elif by_address >= LOGIN_TRIES_PER_ADDRESS:
+        oldest = await org_repo.oldest_failure(s, None, address, since)
+    else:
+        return None
+    until = (oldest or now) + LOGIN_WINDOW
+    return max(1, int((until - now).total_seconds()) + 1)
+
+
 async def logout(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
+    actor = await current_actor(request)
     if token:
         async with ctx(request).db.session() as s:
             await repo.revoke_credential(s, token)
+    if actor is not None and actor.credential_id is not None:
+        await ctx(request).sockets.close_credential(actor.credential_id, "you signed out")
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-async def page_audit(request: Request) -> tuple[User, Audit] | Response:
-    """The signed-in auditor and the audit of the path, or the page to show instead."""
-    user = await current_user(request)
-    if user is None:
+async def page_audit(request: Request, action: Action) -> tuple[Actor, Audit, AuditFacts] | Response:
+    """The actor and the audit of the path if the policy allows ``action``; else the page to show."""
+    actor = await current_actor(request)
+    if actor is None:
         return to_login(request)
-    async with ctx(request).db.session() as s:
-        audit = await repo.get_audit(s, request.path_params["audit_id"])
-    if audit is None:
-        return audit_not_found(request, user)
-    return user, audit
+    audit_id = str(request.path_params["audit_id"])
+    found = await audit_and_facts(request, audit_id) if len(audit_id) <= 64 else None
+    decision = decide(actor, action, found[1]) if found else Decision.HIDDEN
+    if found is None or decision is Decision.HIDDEN:
+        return audit_not_found(request, actor)
+    if decision is Decision.FORBIDDEN:
+        context = {
+            "user": user_json(actor),
+            "title": "Not allowed",
+            "message": f"Your role ({actor.role.value}) cannot open this page of the audit.",
+        }
+        return render(request, "error.html", context, 403)
+    return actor, found[0], found[1]
 
 
-def audit_not_found(request: Request, user: User) -> Response:
+def audit_not_found(request: Request, actor: Actor) -> Response:
     context = {
-        "user": user_json(user),
+        "user": user_json(actor),
         "title": "Audit not found",
         "message": "There is no audit with this address.",
     }
     return render(request, "error.html", context, 404)
 
 
-def user_json(user: User) -> dict[str, str]:
-    return {"name": user.name, "email": user.email}
+def user_json(actor: Actor) -> dict[str, Any]:
+    return {
+        "name": actor.name,
+        "email": actor.email,
+        "role": actor.role.value,
+        "org": actor.org_name,
+        "admin": can(actor, Action.ADMINISTER),
+    }
+
+
+async def audits_context(request: Request, actor: Actor) -> dict[str, Any]:
+    async with ctx(request).db.session() as s:
+        audits = await repo.list_audits(s, actor)
+    return {
+        "user": user_json(actor),
+        "audits": [audit_json(a) for a in audits],
+        "can_create": can(actor, Action.CREATE_AUDIT),
+    }
 
 
 async def audits_page(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
+    actor = await current_actor(request)
+    if actor is None:
         return to_login(request)
-    async with ctx(request).db.session() as s:
-        audits = await repo.list_audits(s)
-    return render(
-        request, "audits.html", {"user": user_json(user), "audits": [audit_json(a) for a in audits]}
-    )
+    return render(request, "audits.html", await audits_context(request, actor))
 
 
 async def audits_create(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
+    actor = await current_actor(request)
+    if actor is None:
         return to_login(request)
+    if not can(actor, Action.CREATE_AUDIT):
+        context = await audits_context(request, actor)
+        context["error"] = f"Your role ({actor.role.value}) cannot create audits."
+        return render(request, "audits.html", context, status=403)
     form = await request.form()
     body = {
         "title": form.get("title") or None,
@@ -146,29 +204,31 @@ async def audits_create(request: Request) -> Response:
     try:
         fields = await with_template(request, parse_new_audit(body))
     except ApiError as exc:
-        async with ctx(request).db.session() as s:
-            audits = await repo.list_audits(s)
-        context = {"user": user_json(user), "audits": [audit_json(a) for a in audits], "error": exc.message}
+        context = await audits_context(request, actor) | {"error": exc.message}
         return render(request, "audits.html", context, status=422)
     async with ctx(request).db.session() as s:
-        audit = await repo.create_audit(s, user, **fields)
+        audit = await repo.create_audit(s, actor, **fields)
     return RedirectResponse(f"/audits/{audit.id}", status_code=303)
 
 
 async def console_page(request: Request) -> Response:
-    found = await page_audit(request)
+    found = await page_audit(request, Action.VIEW)
     if isinstance(found, Response):
         return found
-    user, audit = found
+    actor, audit, facts = found
+    if not can(actor, Action.WATCH, facts):
+        # Members and the agency read completed audits: the report is their page.
+        return RedirectResponse(f"/audits/{audit.id}/report", status_code=303)
     config = {
         "audit_id": audit.id,
         "ws_path": f"/ws/audits/{audit.id}",
         "role": "auditor",
-        "user_name": user.name,
+        "user_name": actor.name,
+        "may_run": can(actor, Action.RUN, facts),
+        "may_share": can(actor, Action.SHARE, facts),
     }
-    return render(
-        request, "console.html", {"user": user_json(user), "audit": audit_json(audit), "config": config}
-    )
+    context = {"user": user_json(actor), "audit": audit_json(audit), "config": config}
+    return render(request, "console.html", context)
 
 
 async def join_page(request: Request) -> Response:
@@ -206,10 +266,10 @@ async def techcheck_page(request: Request) -> Response:
 
 
 async def report_page(request: Request) -> Response:
-    found = await page_audit(request)
+    found = await page_audit(request, Action.VIEW)
     if isinstance(found, Response):
         return found
-    user, audit = found
+    actor, audit, facts = found
     app = ctx(request)
     async with app.db.session() as s:
         evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
@@ -224,7 +284,9 @@ async def report_page(request: Request) -> Response:
         items = [cp | {"evidence": by_checkpoint.get(cp["key"], [])} for cp in section["checkpoints"]]
         sections.append(section | {"checkpoints": items})
     context: dict[str, Any] = {
-        "user": user_json(user),
+        "user": user_json(actor),
+        "may_share": can(actor, Action.SHARE, facts),
+        "may_see_access_log": can(actor, Action.VIEW_ACCESS_LOG, facts),
         "audit": audit_json(audit),
         "outcome": audit.outcome,
         "sections": sections,
@@ -236,21 +298,21 @@ async def report_page(request: Request) -> Response:
 
 
 async def replay_page(request: Request) -> Response:
-    found = await page_audit(request)
+    found = await page_audit(request, Action.VIEW_EVIDENCE)
     if isinstance(found, Response):
         return found
-    user, audit = found
+    actor, audit, _ = found
     config = {"audit_id": audit.id, "manifest_url": f"/api/audits/{audit.id}/replay"}
     return render(
-        request, "replay.html", {"user": user_json(user), "audit": audit_json(audit), "config": config}
+        request, "replay.html", {"user": user_json(actor), "audit": audit_json(audit), "config": config}
     )
 
 
 async def verify_page(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
+    actor = await current_actor(request)
+    if actor is None:
         return to_login(request)
-    return render(request, "verify.html", {"user": user_json(user)})
+    return render(request, "verify.html", {"user": user_json(actor)})
 
 
 async def ca_certificate(request: Request) -> Response:

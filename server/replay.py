@@ -17,10 +17,10 @@ from typing import Any
 import av
 
 from recorder import FileStore
-from server.api.evidence import evidence_json
 from server.db import evidence_repo, ledger_repo, repo
 from server.db.engine import Database
 from server.db.models import Segment
+from server.views import evidence_json
 
 VP8_MIME = 'video/webm; codecs="vp8, opus"'
 H264_MIME = 'video/mp4; codecs="avc1.42e01f, opus"'

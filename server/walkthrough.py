@@ -58,7 +58,7 @@ def require_template(audit: Audit) -> Template:
 
 def require_open(audit: Audit) -> None:
     if audit.status != "open":
-        raise ApiError(409, "audit_closed", "the audit is completed and read-only")
+        raise ApiError(409, "audit_completed", "the audit is completed and sealed: nothing can be changed")
 
 
 def facts(template: Template) -> list[CheckpointFacts]:
@@ -263,18 +263,34 @@ async def complete(app: AppContext, audit: Audit, confirm_open: bool, actor: str
     outcome = evaluate(cps, result_facts(rows), dt.datetime.now(dt.UTC).date()).to_dict()
     outcome["open_at_completion"] = still_open
     outcome["ict"] = await ict_summary(app, audit, rows)
-    async with app.db.session() as s:
-        fresh = await repo.get_audit(s, audit.id)
-        assert fresh is not None
-        await walkthrough_repo.complete(s, fresh, outcome)
-        await repo.record_event(s, audit.id, "complete", actor, {"outcome": outcome})
-    await app.signer.sign(audit.id)  # the final tree head commits to the whole audit
-    room = app.hub.rooms.get(audit.id)
-    if room is not None:
-        await room.broadcast(
-            {"type": "audit-completed", "outcome": {"result": outcome["result"], "score": outcome["score"]}}
-        )
+    await seal(app, audit.id, outcome, actor)
     return outcome
+
+
+async def seal(app: AppContext, audit_id: str, outcome: dict[str, Any], actor: str) -> None:
+    """Close the room, then commit the completion as the audit's last ledger entry and sign it.
+
+    Everyone live is told and disconnected first, so their leave events and the recorder's
+    last segment land before the completion entry; from then on the ledger refuses appends.
+    """
+    app.sockets.sealing.add(audit_id)
+    try:
+        notice = {
+            "type": "audit-completed",
+            "outcome": {"result": outcome["result"], "score": outcome["score"]},
+            "message": "This audit is finished. Thank you.",
+        }
+        await app.sockets.close_audit(audit_id, notice)
+        await app.hub.close_room(audit_id)
+        async with app.db.session() as s:
+            fresh = await repo.get_audit(s, audit_id)
+            assert fresh is not None
+            walkthrough_repo.mark_completed(fresh, outcome)
+            s.add(fresh)
+            await repo.record_event(s, audit_id, "complete", actor, {"outcome": outcome}, sealing=True)
+        await app.signer.sign(audit_id)  # the final tree head commits to the whole audit
+    finally:
+        app.sockets.sealing.discard(audit_id)
 
 
 async def ict_summary(app: AppContext, audit: Audit, rows: dict[str, CheckpointResult]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ async def test_login_sets_a_safe_session_cookie(server: LiveServer, api_token: s
         assert "secure" not in cookie  # plain HTTP on localhost
         assert (await http.get("/api/audits")).status_code == 200
         assert (await http.get("/audits")).status_code == 200
-        await http.post("/logout")
+        assert (await http.post("/logout", headers={"Origin": server.base_url})).status_code == 303
         http.cookies.clear()
         # The old cookie value is revoked server-side, not just deleted in the browser.
         http.cookies.set("va_session", r.cookies["va_session"])

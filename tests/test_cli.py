@@ -60,7 +60,7 @@ def test_duplicate_user_and_short_password_are_clear_errors(tmp_path: Path) -> N
     short = cli("--data-dir", data, "user", "create", "--email", "c@b.org", "--name", "C", stdin="short\n")
     assert short.returncode != 0 and "at least 8" in short.stderr
     missing = cli("--data-dir", data, "user", "token", "--email", "nobody@b.org")
-    assert missing.returncode != 0 and "no auditor" in missing.stderr
+    assert missing.returncode != 0 and "no user" in missing.stderr
 
 
 def test_data_dir_from_environment(tmp_path: Path) -> None:

@@ -71,20 +71,37 @@ async def test_wrong_expired_revoked_and_foreign_tokens(server: LiveServer, api_
         reply = await expect_refused(server, audit_a, {"type": "join", "token": token})
         assert reply["message"] == "this invite link is invalid, expired or revoked"
     reply = await expect_refused(server, audit_b, {"type": "join", "token": for_a["token"]})
-    assert reply["message"] == "this invite is for another audit"
+    # Same answer as a bad invite: the socket does not reveal which audits exist.
+    assert reply["message"] == "this invite link is invalid, expired or revoked"
     # The valid one still works after all of that.
     async with websockets.connect(server.ws_url(audit_a)) as ws:
         welcome = await exchange(ws, {"type": "join", "token": for_a["token"]})
         assert welcome["participant"]["role"] == "staff"
 
 
-async def test_unknown_audit_closes_with_4404(server: LiveServer) -> None:
-    async with websockets.connect(server.ws_url("no-such-audit")) as ws:
+async def test_unknown_audit_closes_with_4404_for_a_signed_in_caller(server: LiveServer, api_token: str) -> None:
+    headers = {"Authorization": f"Bearer {api_token}"}
+    async with websockets.connect(server.ws_url("no-such-audit"), additional_headers=headers) as ws:
         reply = json.loads(await ws.recv())
         assert reply["code"] == "not_found"
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+
+
+async def test_anonymous_sockets_learn_nothing_about_audit_ids(server: LiveServer, api_token: str) -> None:
+    async with server.client(api_token) as http:
+        real = await new_audit(http)
+    answers = []
+    for audit_id in (real, "no-such-audit"):
+        async with websockets.connect(server.ws_url(audit_id)) as ws:
+            reply = await exchange(ws, {"type": "join", "token": "x" * 22})
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None
+            answers.append((reply, closed.value.rcvd.code))
+    assert answers[0] == answers[1]
+    assert answers[0][1] == 4401
 
 
 async def test_bad_messages_get_errors_and_the_socket_survives(server: LiveServer, api_token: str) -> None:

@@ -182,7 +182,7 @@ async def test_complete_with_open_checkpoints_needs_confirmation_and_fails(
         assert outcome["ict"]["checkpoints_assessed"] == 0
         # Read-only from now on.
         r = await http.put(f"/api/audits/{aid}/checkpoints/floor", json={"result": "not_applicable"})
-        assert r.status_code == 409 and r.json()["error"]["code"] == "audit_closed"
+        assert r.status_code == 409 and r.json()["error"]["code"] == "audit_completed"
         assert (await http.post(f"/api/audits/{aid}/invites", json={})).status_code == 409
         assert (await http.get(f"/api/audits/{aid}/outcome")).json()["result"] == "fail"
         got = (await http.get(f"/api/audits/{aid}")).json()

@@ -9,12 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.api.audits import load_audit
-from server.api.common import iso, read_json, require_user
-from server.api.evidence import _evidence
+from server.access import granted, granted_evidence
+from server.api.common import read_json
 from server.context import ctx
 from server.db import repo, walkthrough_repo
 from server.errors import ApiError
+from server.policy import Action
+from server.views import iso
 
 SHAPES = ("arrow", "circle", "rect", "text")
 MAX_SHAPES = 200
@@ -50,18 +51,13 @@ def parse_shape(raw: Any, n: int) -> dict[str, Any]:
 
 
 async def add_annotation(request: Request) -> Response:
-    user = await require_user(request)
-    row = await _evidence(request)
-    async with ctx(request).db.session() as s:
-        audit = await repo.get_audit(s, row.audit_id)
-    if audit is None or audit.status != "open":
-        raise ApiError(409, "audit_closed", "the audit is completed and read-only")
+    g, row = await granted_evidence(request, Action.RUN)
     body = await read_json(request)
     raw = body.get("shapes")
     if not isinstance(raw, list) or not 0 < len(raw) <= MAX_SHAPES:
         raise ApiError(422, "invalid", f"'shapes' must be a list of 1 to {MAX_SHAPES} shapes")
     shapes = [parse_shape(item, i) for i, item in enumerate(raw)]
-    actor = f"user:{user.id}"
+    actor = g.actor.label()
     async with ctx(request).db.session() as s:
         note = await walkthrough_repo.add_annotation(
             s, evidence_id=row.id, audit_id=row.audit_id, shapes=shapes, created_by=actor
@@ -76,8 +72,7 @@ async def add_annotation(request: Request) -> Response:
 
 
 async def list_annotations(request: Request) -> Response:
-    await require_user(request)
-    row = await _evidence(request)
+    _, row = await granted_evidence(request, Action.VIEW_EVIDENCE)
     async with ctx(request).db.session() as s:
         notes = await walkthrough_repo.list_annotations(s, row.id)
     return JSONResponse(
@@ -91,8 +86,7 @@ async def list_annotations(request: Request) -> Response:
 
 
 async def tech_checks(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    audit = (await granted(request, Action.VIEW)).audit
     async with ctx(request).db.session() as s:
         rows = await walkthrough_repo.tech_checks(s, audit.id)
     return JSONResponse(
@@ -101,8 +95,7 @@ async def tech_checks(request: Request) -> Response:
 
 
 async def consents(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    audit = (await granted(request, Action.VIEW)).audit
     async with ctx(request).db.session() as s:
         rows = await walkthrough_repo.consents(s, audit.id)
     return JSONResponse(

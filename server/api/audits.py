@@ -10,11 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.api.common import audit_json, iso, read_json, require_user, text_field
+from server.access import granted, require, require_actor
+from server.api.common import read_json, text_field
 from server.context import ctx
-from server.db import repo
-from server.db.models import Audit, Invite, utcnow
+from server.db import access_repo, repo
+from server.db.models import Invite, utcnow
 from server.errors import ApiError
+from server.policy import Action
+from server.views import audit_json, iso
 from server.walkthrough import DEFAULT_TEMPLATE, resolve_template
 
 
@@ -42,33 +45,28 @@ async def with_template(request: Request, fields: dict[str, Any]) -> dict[str, A
     return fields | {"template_key": template.key, "template_snapshot": template.to_dict()}
 
 
-async def load_audit(request: Request, audit_id: str) -> Audit:
-    async with ctx(request).db.session() as s:
-        audit = await repo.get_audit(s, audit_id)
-    if audit is None:
-        raise ApiError(404, "not_found", f"no audit {audit_id!r}")
-    return audit
-
-
 async def create_audit(request: Request) -> Response:
-    user = await require_user(request)
+    actor = await require(request, Action.CREATE_AUDIT)
     fields = await with_template(request, parse_new_audit(await read_json(request)))
     async with ctx(request).db.session() as s:
-        audit = await repo.create_audit(s, user, **fields)
+        audit = await repo.create_audit(s, actor, **fields)
     return JSONResponse(audit_json(audit), status_code=201, headers={"Location": f"/api/audits/{audit.id}"})
 
 
 async def list_audits(request: Request) -> Response:
-    await require_user(request)
+    actor = await require_actor(request)
     async with ctx(request).db.session() as s:
-        audits = await repo.list_audits(s)
+        audits = await repo.list_audits(s, actor)
     return JSONResponse({"items": [audit_json(a) for a in audits]})
 
 
 async def get_audit(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    g = await granted(request, Action.VIEW)
+    audit = g.audit
     data = audit_json(audit)
+    async with ctx(request).db.session() as s:
+        assigned = await access_repo.assignments(s, audit.id)
+    data["assigned"] = [{"id": u.id, "name": u.name} for u in assigned]
     room = ctx(request).hub.rooms.get(audit.id)
     data["live"] = {
         "media": room.media_state if room else "waiting",
@@ -78,6 +76,7 @@ async def get_audit(request: Request) -> Response:
 
 
 def join_url(request: Request, token: str) -> str:
+    """The staff link; from configuration when set (never trusted from the Host header alone)."""
     base = ctx(request).settings.public_url or str(request.base_url)
     return f"{base.rstrip('/')}/join/{token}"
 
@@ -94,10 +93,8 @@ def invite_json(invite: Invite) -> dict[str, Any]:
 
 
 async def create_invite(request: Request) -> Response:
-    user = await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
-    if audit.status != "open":
-        raise ApiError(409, "audit_closed", "the audit is completed; no new invites")
+    g = await granted(request, Action.RUN)
+    audit = g.audit
     body = await read_json(request)
     settings = ctx(request).settings
     label = text_field(body, "label", limit=200)
@@ -109,7 +106,9 @@ async def create_invite(request: Request) -> Response:
             f"'ttl_minutes' must be a whole number from 1 to {settings.max_invite_ttl_minutes}",
         )
     async with ctx(request).db.session() as s:
-        invite, token = await repo.create_invite(s, audit, user, label=label, ttl=dt.timedelta(minutes=ttl))
+        invite, token = await repo.create_invite(
+            s, audit, g.actor, label=label, ttl=dt.timedelta(minutes=ttl)
+        )
     url = join_url(request, token)
     data = invite_json(invite) | {"token": token, "url": url, "qr_svg": qr_svg(url)}
     return JSONResponse(data, status_code=201)
@@ -120,20 +119,19 @@ def qr_svg(url: str) -> str:
 
 
 async def list_invites(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    audit = (await granted(request, Action.WATCH)).audit
     async with ctx(request).db.session() as s:
         invites = await repo.list_invites(s, audit.id)
     return JSONResponse({"items": [invite_json(i) for i in invites]})
 
 
 async def revoke_invite(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    audit = (await granted(request, Action.RUN)).audit
     async with ctx(request).db.session() as s:
         invite = await repo.revoke_invite(s, audit.id, request.path_params["invite_id"])
     if invite is None:
         raise ApiError(404, "not_found", "no such invite for this audit")
+    await ctx(request).sockets.close_invite(invite.id, "this invite was revoked by the auditor")
     return JSONResponse(invite_json(invite))
 
 

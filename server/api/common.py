@@ -1,32 +1,15 @@
-"""Helpers shared by the JSON API endpoints: auth, body parsing, serialisation."""
+"""Helpers shared by the JSON API endpoints: body parsing and field validation."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from starlette.requests import Request
 
-from server.auth import current_user
-from server.db.models import Audit, User
 from server.errors import ApiError
 
 MAX_JSON_BYTES = 64 * 1024
-
-
-def iso(value: dt.datetime | None) -> str | None:
-    """ISO 8601 UTC with milliseconds, as every JSON timestamp of the API."""
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-async def require_user(request: Request) -> User:
-    user = await current_user(request)
-    if user is None:
-        raise ApiError(401, "unauthorized", "sign in or send 'Authorization: Bearer <token>'")
-    return user
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -41,6 +24,9 @@ async def read_json(request: Request) -> dict[str, Any]:
             raise ApiError(413, "too_large", f"request body over {MAX_JSON_BYTES} bytes")
     if not body.strip():
         return {}
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as 'Content-Type: application/json'")
     return json_object(body)
 
 
@@ -67,29 +53,3 @@ def text_field(obj: dict[str, Any], key: str, *, limit: int, required: bool = Fa
     if len(value) > limit:
         raise ApiError(422, "invalid", f"'{key}' must be at most {limit} characters")
     return value
-
-
-def audit_json(audit: Audit) -> dict[str, Any]:
-    return {
-        "id": audit.id,
-        "title": audit.title,
-        "facility": {
-            "name": audit.facility_name,
-            "country": audit.facility_country,
-            "address": audit.facility_address,
-        },
-        "status": audit.status,
-        "created_at": iso(audit.created_at),
-        "created_by": audit.created_by,
-        "completed_at": iso(audit.completed_at),
-        "template": _template_ref(audit),
-        "current_checkpoint": audit.current_checkpoint,
-        "outcome": audit.outcome,
-    }
-
-
-def _template_ref(audit: Audit) -> dict[str, Any] | None:
-    snap = audit.template_snapshot
-    if snap is None:
-        return None
-    return {"key": snap.get("key"), "version": snap.get("version"), "title": snap.get("title")}

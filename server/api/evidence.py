@@ -9,56 +9,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from server.api.audits import load_audit
-from server.api.common import iso, read_json, require_user, text_field
+from server.access import AccessAction, granted, granted_evidence, log_access
+from server.api.common import read_json, text_field
 from server.context import ctx
-from server.db import evidence_repo, repo
-from server.db.models import Evidence, Segment
+from server.db import evidence_repo
 from server.errors import ApiError
-from server.recording import CaptureError
+from server.evidence_service import capture_evidence
+from server.policy import Action
+from server.views import evidence_json, segment_json
 
 KINDS = ("still", "capture", "photo")
 IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 MAX_PAGE = 500
-
-
-def evidence_json(row: Evidence) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "audit_id": row.audit_id,
-        "kind": row.kind,
-        "seq": row.seq,
-        "captured_at": iso(row.captured_at),
-        "arrival_ns": row.arrival_ns,
-        "media_time": row.media_time,
-        "rtp_timestamp": row.rtp_timestamp,
-        "width": row.width,
-        "height": row.height,
-        "size": row.size,
-        "sha256": row.sha256,
-        "sharpness": round(row.sharpness, 2),
-        "checkpoint": row.checkpoint,
-        "requested_by": row.requested_by,
-        "image_url": f"/api/evidence/{row.id}/image",
-    }
-
-
-def segment_json(row: Segment) -> dict[str, Any]:
-    return {
-        "seq": row.seq,
-        "codec": row.codec,
-        "start": iso(dt.datetime.fromtimestamp(row.start_ns / 1e9, dt.UTC)),
-        "end": iso(dt.datetime.fromtimestamp(row.end_ns / 1e9, dt.UTC)),
-        "start_ns": row.start_ns,
-        "end_ns": row.end_ns,
-        "video_frames": row.video_frames,
-        "audio_frames": row.audio_frames,
-        "size": row.size,
-        "sha256": row.sha256,
-        "index_sha256": row.index_sha256,
-        "url": f"/api/audits/{row.audit_id}/recording/{row.seq}",
-        "index_url": f"/api/audits/{row.audit_id}/recording/{row.seq}/index",
-    }
 
 
 def _time_param(request: Request, name: str) -> dt.datetime | None:
@@ -82,8 +44,7 @@ def _int_param(request: Request, name: str, default: int, high: int) -> int:
 
 
 async def list_evidence(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    audit = (await granted(request, Action.VIEW_EVIDENCE)).audit
     kind = request.query_params.get("kind")
     if kind is not None and kind not in KINDS:
         raise ApiError(400, "invalid", f"'kind' must be one of {', '.join(KINDS)}")
@@ -106,22 +67,14 @@ async def list_evidence(request: Request) -> Response:
     )
 
 
-async def _evidence(request: Request) -> Evidence:
-    async with ctx(request).db.session() as s:
-        row = await evidence_repo.get_evidence(s, request.path_params["evidence_id"])
-    if row is None:
-        raise ApiError(404, "not_found", "no such evidence item")
-    return row
-
-
 async def get_evidence(request: Request) -> Response:
-    await require_user(request)
-    return JSONResponse(evidence_json(await _evidence(request)))
+    _, row = await granted_evidence(request, Action.VIEW_EVIDENCE)
+    return JSONResponse(evidence_json(row))
 
 
 async def evidence_image(request: Request) -> Response:
-    await require_user(request)
-    row = await _evidence(request)
+    g, row = await granted_evidence(request, Action.VIEW_EVIDENCE)
+    await log_access(request, g, AccessAction.VIEW_IMAGE, f"{row.kind} #{row.seq} ({row.id})")
     etag = f'"{row.sha256}"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
     if request.headers.get("if-none-match") == etag:
@@ -135,27 +88,15 @@ async def evidence_image(request: Request) -> Response:
 
 
 async def create_capture(request: Request) -> Response:
-    user = await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    g = await granted(request, Action.RUN)
     body = await read_json(request)
     checkpoint = text_field(body, "checkpoint", limit=100)
-    recorder = ctx(request).recorders.by_audit.get(audit.id)
-    if recorder is None:
-        raise ApiError(409, "not_live", "the facility camera is not live")
-    try:
-        row = await recorder.capture(checkpoint, f"user:{user.id}")
-    except CaptureError as exc:
-        raise ApiError(409, "capture_failed", str(exc)) from exc
-    async with ctx(request).db.session() as s:
-        await repo.record_event(
-            s, audit.id, "capture", f"user:{user.id}", {"evidence": row.id, "sha256": row.sha256}
-        )
+    row = await capture_evidence(ctx(request), g.audit.id, checkpoint, g.actor.label())
     return JSONResponse(evidence_json(row), status_code=201)
 
 
 async def recording(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    audit = (await granted(request, Action.VIEW_EVIDENCE)).audit
     async with ctx(request).db.session() as s:
         rows = await evidence_repo.list_segments(s, audit.id)
     recorder = ctx(request).recorders.by_audit.get(audit.id)
@@ -171,14 +112,15 @@ async def recording(request: Request) -> Response:
 
 
 async def segment_file(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    g = await granted(request, Action.VIEW_EVIDENCE)
     seq = request.path_params["seq"]
     async with ctx(request).db.session() as s:
-        row = await evidence_repo.get_segment(s, audit.id, seq)
+        row = await evidence_repo.get_segment(s, g.audit.id, seq) if seq < 2**31 else None
     if row is None:
         raise ApiError(404, "not_found", "no such closed segment")
     index = request.url.path.endswith("/index")
+    what = f"segment {row.seq}" + (" index" if index else "")
+    await log_access(request, g, AccessAction.VIEW_RECORDING, what)
     blob = row.index_blob if index else row.blob
     path = ctx(request).recorders.store.path(blob)
     if path is None or not path.exists():

@@ -19,19 +19,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from recorder import StoreError
-from server.api.common import iso, read_json
-from server.api.evidence import evidence_json
+from server.api.common import read_json
 from server.context import ctx
 from server.db import evidence_repo, repo, walkthrough_repo
 from server.db.models import Audit, Invite
 from server.errors import ApiError
+from server.views import evidence_json, iso
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 UPLOAD_PROBE_BYTES = 4 * 1024 * 1024
 
 
-async def require_invite(request: Request) -> tuple[Invite, Audit]:
+async def require_invite(request: Request, *, writes: bool = True) -> tuple[Invite, Audit]:
+    """The invite of the ``Authorization: Invite`` header and its audit; writes need an open audit."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "invite" or not token.strip() or len(token) > 200:
         raise ApiError(401, "unauthorized", "send 'Authorization: Invite <token>' from the invite link")
@@ -42,6 +43,8 @@ async def require_invite(request: Request) -> tuple[Invite, Audit]:
         raise ApiError(401, "unauthorized", "this invite link is invalid, expired or revoked")
     if audit.id != request.path_params.get("audit_id", audit.id):
         raise ApiError(403, "forbidden", "this invite is for another audit")
+    if writes and audit.status != "open":
+        raise ApiError(409, "audit_completed", "this audit is finished: nothing more can be added")
     return invite, audit
 
 
@@ -89,8 +92,6 @@ async def upload_photo(request: Request) -> Response:
     """A full-resolution photo from the phone, bound to a checkpoint, durable before the 201."""
     received = dt.datetime.now(dt.UTC)
     invite, audit = await require_invite(request)
-    if audit.status != "open":
-        raise ApiError(409, "audit_closed", "the audit is completed")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_PHOTO_BYTES + 64 * 1024:
         raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
@@ -154,7 +155,7 @@ def _suffix(data: bytes) -> str:
 
 async def upload_probe(request: Request) -> Response:
     """The tech check times an upload of a few MB to estimate the phone's upload bandwidth."""
-    await require_invite(request)
+    await require_invite(request, writes=False)
     size = 0
     async for chunk in request.stream():
         size += len(chunk)

@@ -11,13 +11,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server import walkthrough
-from server.api.audits import load_audit
-from server.api.common import iso, json_object, read_json, require_user
+from server.access import granted, require, require_actor
+from server.api.common import json_object, read_json
 from server.checklists import MAX_TEMPLATE_BYTES, Template, TemplateError, builtin_templates, load_template
 from server.context import ctx
 from server.db import walkthrough_repo
-from server.db.models import User
 from server.errors import ApiError
+from server.policy import Action
+from server.views import iso
 
 
 def template_summary(t: Template, source: str) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def template_summary(t: Template, source: str) -> dict[str, Any]:
 
 
 async def list_templates(request: Request) -> Response:
-    await require_user(request)
+    await require_actor(request)
     items = [
         template_summary(t, src) for t, src in (await walkthrough.available_templates(ctx(request))).values()
     ]
@@ -43,7 +44,7 @@ async def list_templates(request: Request) -> Response:
 
 
 async def get_template(request: Request) -> Response:
-    await require_user(request)
+    await require_actor(request)
     found = (await walkthrough.available_templates(ctx(request))).get(request.path_params["key"])
     if found is None:
         raise ApiError(404, "not_found", "no such template")
@@ -52,7 +53,7 @@ async def get_template(request: Request) -> Response:
 
 async def upload_template(request: Request) -> Response:
     """Upload a template as YAML (raw body or a JSON {"yaml": ...}); every problem is listed."""
-    user = await require_user(request)
+    actor = await require(request, Action.MANAGE_TEMPLATES)
     raw = await _body(request)
     try:
         template = await asyncio.to_thread(load_template, raw, "<upload>")
@@ -76,7 +77,7 @@ async def upload_template(request: Request) -> Response:
             version=template.version,
             title=template.title,
             source=raw,
-            created_by=user.id,
+            created_by=actor.user_id,
         )
     return JSONResponse(template_summary(template, "custom"), status_code=201)
 
@@ -99,31 +100,24 @@ async def _body(request: Request) -> str:
 
 
 async def checkpoints(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    audit = (await granted(request, Action.VIEW)).audit
     return JSONResponse(await walkthrough.checkpoints_view(ctx(request).db, audit))
 
 
-def actor(user: User) -> str:
-    return f"user:{user.id}"
-
-
 async def set_current(request: Request) -> Response:
-    user = await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    g = await granted(request, Action.RUN)
     body = await read_json(request)
     key = body.get("key")
     if key is not None and not isinstance(key, str):
         raise ApiError(422, "invalid", "'key' must be a checkpoint key or null")
-    await walkthrough.goto(ctx(request), audit, key, actor(user))
+    await walkthrough.goto(ctx(request), g.audit, key, g.actor.label())
     return JSONResponse({"current": key})
 
 
 async def set_result(request: Request) -> Response:
-    user = await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    g = await granted(request, Action.RUN)
     row = await walkthrough.record_result(
-        ctx(request), audit, request.path_params["key"], await read_json(request), actor(user)
+        ctx(request), g.audit, request.path_params["key"], await read_json(request), g.actor.label()
     )
     return JSONResponse(
         {
@@ -138,19 +132,17 @@ async def set_result(request: Request) -> Response:
 
 
 async def complete(request: Request) -> Response:
-    user = await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    g = await granted(request, Action.RUN)
     body = await read_json(request)
     confirm = body.get("confirm_open", False)
     if not isinstance(confirm, bool):
         raise ApiError(422, "invalid", "'confirm_open' must be true or false")
-    outcome = await walkthrough.complete(ctx(request), audit, confirm, actor(user))
+    outcome = await walkthrough.complete(ctx(request), g.audit, confirm, g.actor.label())
     return JSONResponse(outcome)
 
 
 async def outcome(request: Request) -> Response:
-    await require_user(request)
-    audit = await load_audit(request, request.path_params["audit_id"])
+    audit = (await granted(request, Action.VIEW)).audit
     if audit.outcome is None:
         raise ApiError(409, "not_completed", "the audit is not completed yet")
     return JSONResponse(audit.outcome)

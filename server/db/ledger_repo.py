@@ -16,9 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder import merkle
 from recorder.ledger import VERSION, canonical_json, entry_problems, utc_ms
-from server.db.models import Base, LedgerEntry, TreeHeadRow
+from server.db.models import Audit, Base, LedgerEntry, TreeHeadRow
+from server.errors import ApiError
 
 RETRIES = 8
+
+
+class AuditSealed(ApiError):
+    """An append to the ledger of a completed audit (a write that raced the completion)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(409, "audit_completed", message)
 
 
 class LedgerWriteError(RuntimeError):
@@ -62,14 +70,20 @@ async def commit_with_entry(
     rows: list[Base],
     fields: Callable[[], dict[str, Any]],
     before: Callable[[], Any] | None = None,
+    *,
+    sealing: bool = False,
 ) -> int:
     """Add ``rows`` and their ledger entry and commit them together; returns the entry's seq.
 
     ``fields`` is called after the rows are flushed (ids and sequence numbers known);
     ``before`` (re)computes row fields that may collide with another writer. On a
-    collision everything is retried.
+    collision everything is retried. A completed audit's ledger is sealed: appending
+    raises ``AuditSealed`` (``sealing`` is for the completion entry itself).
     """
     for attempt in range(RETRIES):
+        if not sealing and await s.scalar(select(Audit.status).where(Audit.id == audit_id)) == "completed":
+            await s.rollback()
+            raise AuditSealed(f"audit {audit_id} is completed: its ledger takes no more entries")
         try:
             if before is not None:
                 await before()

@@ -56,6 +56,17 @@ class Base(DeclarativeBase):
     pass
 
 
+class Organisation(Base):
+    """The association, an audit firm, a member importer or the customs agency."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(20))  # association | audit-firm | member | agency
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -64,6 +75,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="auditor")
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -83,6 +95,7 @@ class Credential(Base):
 
 class Audit(Base):
     __tablename__ = "audits"
+    __table_args__ = (Index("ix_audits_firm", "firm_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(String(300))
@@ -91,6 +104,8 @@ class Audit(Base):
     facility_address: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    firm_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    lead_auditor_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     template_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -280,3 +295,65 @@ class TreeHeadRow(Base):
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     signature: Mapped[str] = mapped_column(String(200))
     key_id: Mapped[str] = mapped_column(String(64))
+
+
+class Assignment(Base):
+    """An auditor of the audit's firm assigned to run it beside the lead auditor."""
+
+    __tablename__ = "audit_assignments"
+    __table_args__ = (UniqueConstraint("audit_id", "user_id", name="uq_assignment"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Share(Base):
+    """A completed audit shared, confidentially, with one member organisation."""
+
+    __tablename__ = "audit_shares"
+    __table_args__ = (UniqueConstraint("audit_id", "org_id", name="uq_share"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AccessRecord(Base):
+    """Who read an audit's evidence, or shared it: kept for the audit's firm and admins."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_audit", "audit_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(36))
+    user_name: Mapped[str] = mapped_column(String(200))
+    user_email: Mapped[str] = mapped_column(String(320))
+    org_id: Mapped[str] = mapped_column(String(36))
+    org_name: Mapped[str] = mapped_column(String(300))
+    org_kind: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, kept 15 minutes for throttling (email and client address)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email", "email", "at"),
+        Index("ix_login_failures_addr", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

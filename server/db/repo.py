@@ -12,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder.ledger import utc_ms
+from server.db import org_repo
 from server.db.ledger_repo import commit_with_entry
 from server.db.models import Audit, AuditEvent, Credential, Invite, User, utcnow
+from server.policy import Actor, visible_audits
 from server.secrets_util import hash_password, new_token, token_digest, verify_password
 
 _DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
@@ -32,11 +34,17 @@ class IssuedSecret:
     expires_at: dt.datetime | None
 
 
-async def create_user(s: AsyncSession, email: str, name: str, password: str) -> User:
+async def create_user(
+    s: AsyncSession, email: str, name: str, password: str, org: str | None = None, role: str | None = None
+) -> User:
+    """A new user in organisation ``org`` (id or name; default: the only audit firm) with ``role``."""
+    organisation, chosen = await org_repo.placement(s, org, role)
     user = User(
         email=email.strip().lower(),
         name=name.strip(),
         password_hash=await asyncio.to_thread(hash_password, password),
+        org_id=organisation.id,
+        role=chosen.value,
     )
     s.add(user)
     try:
@@ -72,22 +80,6 @@ async def issue_credential(
     return IssuedSecret(cred.id, token, expires)
 
 
-async def user_for_credential(s: AsyncSession, token: str, kinds: tuple[str, ...]) -> User | None:
-    row = (
-        await s.execute(
-            select(Credential, User)
-            .join(User, User.id == Credential.user_id)
-            .where(Credential.secret_hash == token_digest(token), Credential.kind.in_(kinds))
-        )
-    ).first()
-    if row is None:
-        return None
-    cred, user = row
-    if cred.revoked_at is not None or (cred.expires_at is not None and cred.expires_at <= utcnow()):
-        return None
-    return user
-
-
 async def revoke_credential(s: AsyncSession, token: str) -> None:
     await s.execute(
         update(Credential).where(Credential.secret_hash == token_digest(token)).values(revoked_at=utcnow())
@@ -97,7 +89,7 @@ async def revoke_credential(s: AsyncSession, token: str) -> None:
 
 async def create_audit(
     s: AsyncSession,
-    user: User,
+    actor: Actor,
     *,
     title: str,
     facility_name: str,
@@ -111,7 +103,9 @@ async def create_audit(
         facility_name=facility_name,
         facility_country=country,
         facility_address=address,
-        created_by=user.id,
+        created_by=actor.user_id,
+        firm_id=actor.org_id,
+        lead_auditor_id=actor.user_id,
         template_key=template_key,
         template_snapshot=template_snapshot,
     )
@@ -120,8 +114,11 @@ async def create_audit(
     return audit
 
 
-async def list_audits(s: AsyncSession, limit: int = 200) -> list[Audit]:
-    rows = await s.execute(select(Audit).order_by(Audit.created_at.desc()).limit(limit))
+async def list_audits(s: AsyncSession, actor: Actor, limit: int = 200) -> list[Audit]:
+    """The newest audits ``actor`` may see (the policy's rule, applied in the query)."""
+    rows = await s.execute(
+        select(Audit).where(visible_audits(actor)).order_by(Audit.created_at.desc()).limit(limit)
+    )
     return list(rows.scalars())
 
 
@@ -130,14 +127,14 @@ async def get_audit(s: AsyncSession, audit_id: str) -> Audit | None:
 
 
 async def create_invite(
-    s: AsyncSession, audit: Audit, user: User, *, label: str | None, ttl: dt.timedelta
+    s: AsyncSession, audit: Audit, actor: Actor, *, label: str | None, ttl: dt.timedelta
 ) -> tuple[Invite, str]:
     token = new_token(16)
     invite = Invite(
         audit_id=audit.id,
         token_hash=token_digest(token),
         label=label,
-        created_by=user.id,
+        created_by=actor.user_id,
         expires_at=utcnow() + ttl,
     )
     s.add(invite)
@@ -170,14 +167,19 @@ async def valid_invite(s: AsyncSession, token: str) -> Invite | None:
     return invite
 
 
-async def record_event(s: AsyncSession, audit_id: str, kind: str, actor: str, data: dict[str, Any]) -> None:
-    """Log an audit event and append it to the audit's evidence ledger, in one transaction."""
+async def record_event(
+    s: AsyncSession, audit_id: str, kind: str, actor: str, data: dict[str, Any], *, sealing: bool = False
+) -> None:
+    """Log an audit event and append it to the audit's evidence ledger, in one transaction.
+
+    ``sealing`` marks the completion event, the only one allowed as the audit is sealed.
+    """
     event = AuditEvent(audit_id=audit_id, kind=kind, actor=actor, data=data)
 
     def entry() -> dict[str, Any]:
         return {"type": "event", "kind": kind, "actor": actor, "data": data, "at": utc_ms(event.at)}
 
-    await commit_with_entry(s, audit_id, [event], entry)
+    await commit_with_entry(s, audit_id, [event], entry, sealing=sealing)
 
 
 async def list_events(s: AsyncSession, audit_id: str) -> list[AuditEvent]:

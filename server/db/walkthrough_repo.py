@@ -133,10 +133,9 @@ async def list_annotations(s: AsyncSession, evidence_id: str) -> list[Annotation
     return list(rows.scalars())
 
 
-async def complete(s: AsyncSession, audit: Audit, outcome: dict[str, Any]) -> None:
+def mark_completed(audit: Audit, outcome: dict[str, Any]) -> None:
+    """Set the completion fields; committed with the completion's ledger entry."""
     audit.status = "completed"
     audit.completed_at = dt.datetime.now(dt.UTC)
     audit.outcome = outcome
     audit.current_checkpoint = None
-    s.add(audit)
-    await s.commit()

@@ -337,6 +337,12 @@ class Hub:
             await room.close()
             self.rooms.pop(audit_id, None)
 
+    async def close_room(self, audit_id: str) -> None:
+        """Close an audit's room whoever is still in it (the audit was completed)."""
+        room = self.rooms.pop(audit_id, None)
+        if room is not None:
+            await room.close()
+
     async def close(self) -> None:
         await asyncio.gather(*(r.close() for r in self.rooms.values()))
         self.rooms.clear()

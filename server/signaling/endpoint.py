@@ -13,22 +13,27 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server import walkthrough
-from server.api.evidence import evidence_json
-from server.auth import current_user
+from server.access import audit_and_facts
+from server.auth import cookie_authenticated, current_actor
 from server.context import AppContext, ctx
+from server.csrf import same_origin
 from server.db import repo, walkthrough_repo
+from server.db.access_repo import facts as access_facts
 from server.db.models import Audit
 from server.errors import ApiError
+from server.evidence_service import capture_evidence
 from server.media.hub import Participant, Room
 from server.media.peer import OfferError, PeerSession, answer
-from server.recording import CaptureError
+from server.policy import Action, Actor, Decision, decide
 from server.signaling import messages as m
+from server.views import evidence_json
 
 log = logging.getLogger(__name__)
 
 OUTBOX_SIZE = 64
 JOIN_TIMEOUT_S = 15.0
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_AUDIT_CLOSED = 4409
 CLOSE_TOO_SLOW = 4008
@@ -44,10 +49,20 @@ class Refused(Exception):
 class Connection:
     """One participant's socket: a bounded outbox drained by a writer task."""
 
-    def __init__(self, ws: WebSocket, app: AppContext, audit: Audit) -> None:
+    def __init__(
+        self, ws: WebSocket, app: AppContext, audit_id: str, audit: Audit | None, actor: Actor | None
+    ) -> None:
         self.ws = ws
         self.app = app
-        self.audit = audit
+        self.audit_id = audit_id
+        # A signed-in user's audit is known (and allowed) on connect; a phone's comes with its invite.
+        self._audit = audit
+        self.user = actor
+        self.user_id = actor.user_id if actor else None
+        self.credential_id = actor.credential_id if actor else None
+        self.invite_id: str | None = None
+        self.may_run = False
+        self.closed = False
         self.outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_SIZE)
         self.participant: Participant | None = None
         self.room: Room | None = None
@@ -58,6 +73,23 @@ class Connection:
         self.notice_sha256 = hashlib.sha256(app.settings.recording_notice.encode("utf-8")).hexdigest()
         self.tasks: set[asyncio.Task[None]] = set()
         self.writer = asyncio.create_task(self._write())
+
+    @property
+    def audit(self) -> Audit:
+        assert self._audit is not None, "the audit is known once the participant has joined"
+        return self._audit
+
+    @audit.setter
+    def audit(self, value: Audit) -> None:
+        self._audit = value
+
+    async def disconnect(self, code: int, reason: str, notice: dict[str, Any]) -> None:
+        """End this participant's session from outside (revocation, completion): say why, close."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self.outbox.put_nowait(notice)
+        await self.close()
+        with contextlib.suppress(Exception):
+            await self.ws.close(code, reason)
 
     async def send(self, message: dict[str, Any]) -> None:
         try:
@@ -166,23 +198,29 @@ class Connection:
                 await self.send(walkthrough.auditor_message(template, key))
 
     async def identify(self, msg: m.Join) -> tuple[str, str, str]:
-        """(role, display name, actor for the event log) of whoever is joining."""
+        """(role, display name, actor for the event log) of whoever is joining.
+
+        An invite that is invalid, or for another audit, is refused the same way whether
+        or not the audit of the path exists: the socket reveals nothing about audit ids.
+        """
         if msg.token:
             async with self.app.db.session() as s:
-                invite = await repo.valid_invite(s, msg.token)
-            if invite is None:
+                invite = await repo.valid_invite(s, msg.token) if len(msg.token) <= 200 else None
+                audit = await repo.get_audit(s, self.audit_id) if invite else None
+            if invite is None or audit is None or invite.audit_id != self.audit_id:
                 raise Refused(
                     CLOSE_UNAUTHORIZED, "unauthorized", "this invite link is invalid, expired or revoked"
                 )
-            if invite.audit_id != self.audit.id:
-                raise Refused(CLOSE_UNAUTHORIZED, "unauthorized", "this invite is for another audit")
+            if audit.status != "open" or self.audit_id in self.app.sockets.sealing:
+                raise Refused(CLOSE_AUDIT_CLOSED, "audit_completed", "this audit is finished. Thank you.")
+            self.audit, self.invite_id = audit, invite.id
+            self.user_id = self.credential_id = None  # a phone is its invite, whoever's browser it is
             return "staff", invite.label or "Facility staff", f"invite:{invite.id}"
-        user = await current_user(self.ws)
-        if user is None:
+        if self.user is None or self._audit is None:
             raise Refused(
                 CLOSE_UNAUTHORIZED, "unauthorized", "sign in as an auditor, or join with an invite token"
             )
-        return "auditor", user.name, f"user:{user.id}"
+        return "auditor", self.user.name, self.user.label()
 
     async def offer(self, msg: m.Offer) -> None:
         assert self.participant is not None and self.room is not None
@@ -231,11 +269,15 @@ class Connection:
         self.location = msg.location
         await self.send({"type": "consent-recorded", "accepted": True})
 
+    def require_run(self, what: str) -> None:
+        """Directing and recording need the policy's RUN (the lead and assigned auditors)."""
+        if not self.may_run:
+            raise m.MessageError("forbidden", f"only the auditors running this audit can {what}")
+
     async def direct(self, msg: m.Goto | m.Pointer | m.PhotoRequest) -> None:
         """The auditor directs the walk: next checkpoint, "point here", "take a photo"."""
         assert self.participant is not None and self.room is not None
-        if self.participant.role != "auditor":
-            raise m.MessageError("forbidden", "only auditors direct the walkthrough")
+        self.require_run("direct the walkthrough")
         if isinstance(msg, m.Goto):
             fresh = await self.fresh_audit()
             try:
@@ -260,33 +302,29 @@ class Connection:
 
     def start_capture(self, msg: m.Capture) -> None:
         assert self.participant is not None
-        if self.participant.role != "auditor":
-            raise m.MessageError("forbidden", "only auditors can capture evidence")
+        self.require_run("capture evidence")
         task = asyncio.create_task(self.capture(msg))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
     async def capture(self, msg: m.Capture) -> None:
         """Run one capture; the requester gets `evidence` only once it is durable."""
-        assert self.participant is not None and self.room is not None
-        recorder = self.app.recorders.by_audit.get(self.audit.id)
-        actor = self.actor
+        assert self.participant is not None
         try:
-            if recorder is None:
-                raise CaptureError("the facility camera is not live")
-            row = await recorder.capture(msg.checkpoint, actor)
-        except CaptureError as exc:
-            await self.send(m.error("capture_failed", str(exc)) | {"request_id": msg.request_id})
-            return
-        async with self.app.db.session() as s:
-            await repo.record_event(
-                s, self.audit.id, "capture", actor, {"evidence": row.id, "sha256": row.sha256}
+            row = await capture_evidence(
+                self.app, self.audit_id, msg.checkpoint, self.actor, requester=self.participant.id
             )
-        item = evidence_json(row)
-        await self.send({"type": "evidence", "request_id": msg.request_id, "item": item})
-        await self.room.broadcast({"type": "captured", "item": item}, skip=self.participant.id)
+        except ApiError as exc:
+            await self.send(m.error(exc.code, exc.message) | {"request_id": msg.request_id})
+            return
+        await self.send({"type": "evidence", "request_id": msg.request_id, "item": evidence_json(row)})
 
     async def close(self) -> None:
+        """Leave the room and stop the writer; safe to call more than once."""
+        if self.closed:
+            return
+        self.closed = True
+        self.app.sockets.discard(self)
         for task in list(self.tasks):
             task.cancel()
         if self.peer is not None:
@@ -304,18 +342,45 @@ class Connection:
             await asyncio.wait_for(self.writer, 1.0)
 
 
+async def admit(ws: WebSocket, app: AppContext, audit_id: str) -> tuple[Audit | None, Actor | None]:
+    """Check a signed-in caller before any message: the policy's WATCH on the audit of the path.
+
+    Without credentials the caller may still be a phone, which proves itself with the
+    invite in its ``join``; nothing about the audit is revealed until then.
+    """
+    actor = await current_actor(ws)
+    if actor is None:
+        return None, None
+    if cookie_authenticated(ws) and not same_origin(ws, app.settings):
+        raise Refused(CLOSE_FORBIDDEN, "csrf", "this socket must be opened from the server's own pages")
+    found = await audit_and_facts(ws, audit_id) if len(audit_id) <= 64 else None
+    decision = decide(actor, Action.WATCH, found[1]) if found else Decision.HIDDEN
+    if decision is Decision.HIDDEN or found is None:
+        raise Refused(CLOSE_NOT_FOUND, "not_found", "no such audit")
+    if decision is Decision.FORBIDDEN:
+        raise Refused(
+            CLOSE_FORBIDDEN, "forbidden", f"your role ({actor.role.value}) may not join live sessions"
+        )
+    audit, facts = found
+    if facts.completed or audit_id in app.sockets.sealing:
+        raise Refused(CLOSE_AUDIT_CLOSED, "audit_completed", "this audit is finished")
+    return audit, actor
+
+
 async def audit_socket(ws: WebSocket) -> None:
     app = ctx(ws)
     await ws.accept()
-    async with app.db.session() as s:
-        audit = await repo.get_audit(s, ws.path_params["audit_id"])
-    if audit is None:
-        await _refuse(ws, Refused(CLOSE_NOT_FOUND, "not_found", "no such audit"))
+    audit_id = str(ws.path_params["audit_id"])
+    try:
+        audit, actor = await admit(ws, app, audit_id)
+    except Refused as exc:
+        await _refuse(ws, exc)
         return
-    if audit.status != "open":
-        await _refuse(ws, Refused(CLOSE_AUDIT_CLOSED, "audit_closed", "this audit is completed"))
-        return
-    conn = Connection(ws, app, audit)
+    conn = Connection(ws, app, audit_id, audit, actor)
+    if actor is not None and audit is not None:
+        async with app.db.session() as s:
+            conn.may_run = decide(actor, Action.RUN, await access_facts(s, audit)) is Decision.ALLOWED
+    app.sockets.add(conn)
     try:
         await conn.run()
     except Refused as exc:

@@ -69,7 +69,7 @@ export class Completion extends EventTarget {
       this.show(outcome);
     } catch (error) {
       if (error.code === 'open_checkpoints' && !confirmOpen) this.confirmOpen(error.message);
-      else if (error.code === 'audit_closed') this.load();
+      else if (error.code === 'audit_completed') this.load();
       else this.showError(`The audit was not completed: ${error.message}`);
     } finally {
       this.busy = false;

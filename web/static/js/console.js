@@ -53,7 +53,7 @@ const TERMINAL = {
   },
 };
 // Errors about directing the walk, shown on the checkpoint card.
-const WALK_ERRORS = new Set(['not_found', 'audit_closed', 'no_template']);
+const WALK_ERRORS = new Set(['not_found', 'audit_completed', 'no_template']);
 
 const MIC_WAIT_MS = 1_500;
 const WAITING_FOR_CAMERA = 'Waiting for the facility camera…';
