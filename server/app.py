@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server import admin_pages
 from server.api import admin as admin_api
 from server.api import annotations as annotations_api
 from server.api import audits as audits_api
@@ -181,6 +182,7 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         *page_routes,
+        *admin_pages.routes,
         *audits_api.routes,
         *evidence_api.routes,
         *walkthrough_api.routes,

@@ -18,6 +18,8 @@ import { Signaling } from './signaling.js';
 import { TechCheckPanel } from './techcheck-panel.js';
 
 const config = readConfig();
+// Reviewers, and auditors of the firm who are not running this audit, watch only.
+const mayRun = config.may_run !== false;
 
 const els = {
   badge: $('[data-testid="connection-state"]'),
@@ -46,6 +48,11 @@ const TERMINAL = {
     action: { label: 'Sign in', href: `/login?next=${encodeURIComponent(location.pathname)}` },
   },
   4404: { badge: 'Audit not found', text: 'This audit does not exist.', action: { label: 'Back to audits', href: '/audits' } },
+  4403: {
+    badge: 'Access ended',
+    text: 'Your access to this live session ended.',
+    action: { label: 'Back to audits', href: '/audits' },
+  },
   4409: {
     badge: 'Audit completed',
     text: 'This audit is completed. The live session is closed.',
@@ -55,6 +62,8 @@ const TERMINAL = {
 // Errors about directing the walk, shown on the checkpoint card.
 const WALK_ERRORS = new Set(['not_found', 'audit_completed', 'no_template']);
 
+// Shortcuts that direct the audit: capture, photo, next and previous checkpoint.
+const RUN_KEYS = new Set(['c', 'C', 'r', 'R', 'n', 'N', 'p', 'P']);
 const MIC_WAIT_MS = 1_500;
 const WAITING_FOR_CAMERA = 'Waiting for the facility camera…';
 
@@ -79,6 +88,7 @@ let micMuted = false;
 let pcHasMic = false;
 let welcomes = 0;
 let remoteStream = new MediaStream();
+let accessEnded = null; // the server's `access-ended` message, if it sent one
 
 const signaling = new Signaling(config.ws_path);
 const send = (message) => signaling.send(message);
@@ -99,10 +109,31 @@ const card = new CheckpointCard(walk, go);
 const completion = new Completion(config.audit_id, walk);
 const techCheck = new TechCheckPanel(config.audit_id);
 new CheckpointList(walk, go);
-new VideoPointer(els.frame, els.video, { send, enabled: () => vaudit.state === 'connected' && !completion.completed });
+new VideoPointer(els.frame, els.video, { send, enabled: canPoint });
 const micReady = acquireMic();
 let consentShown = null; // the notice the auditor accepted on this page
 let consentPending = null; // {session, iceServers} while the server logs our consent
+
+/** Whether a click on the picture points for the phone: only for who runs the live audit. */
+function canPoint() {
+  return mayRun && vaudit.state === 'connected' && !completion.completed;
+}
+
+/** Why the session ended for good: the close code's sentence, or the server's own reason. */
+function terminalView(code, ended) {
+  const base = TERMINAL[code] || TERMINAL[4403];
+  if (code !== 4403 || !ended) return base;
+  const text = ended.message ? `${sentence(ended.message)} You can no longer watch this session.` : base.text;
+  const action = ended.reason === 'signed_out' ? TERMINAL[4401].action : base.action;
+  return { ...base, badge: ended.reason === 'signed_out' ? 'Signed out' : base.badge, text, action };
+}
+
+function sentence(text) {
+  const trimmed = String(text).trim();
+  if (!trimmed) return '';
+  const first = trimmed[0].toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
 
 function connectionView() {
   if (view.terminal) return ['failed', view.terminal.badge];
@@ -140,8 +171,8 @@ function render() {
   const blocker = captureBlocker();
   capture.setAvailable(!blocker, blocker);
   photo.setBlocker(photoBlocker());
-  els.pointerHint.hidden = state !== 'connected' || completion.completed;
-  els.frame.classList.toggle('can-point', state === 'connected' && !completion.completed);
+  els.pointerHint.hidden = !canPoint();
+  els.frame.classList.toggle('can-point', canPoint());
 }
 
 /** Why nothing can be captured right now, or '' when a capture can be taken. */
@@ -163,7 +194,7 @@ function photoBlocker() {
 
 /** Make a checkpoint current for everyone: over the socket, or over HTTP while it is down. */
 function go(key) {
-  if (completion.completed) return;
+  if (completion.completed || !mayRun) return;
   card.showError('');
   if (send({ type: 'goto', key })) return;
   walk.gotoOverHttp(key).catch((error) => card.showError(`Could not move to that checkpoint: ${error.message}`));
@@ -255,6 +286,7 @@ function onKey(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || isTyping(event)) return;
   if (document.querySelector('dialog[open]')) return;
   const key = event.key;
+  if (!mayRun && RUN_KEYS.has(key)) return;
   if (key === 'c' || key === 'C') {
     if (!event.repeat) capture.request();
   } else if (key === 'n' || key === 'N') card.step(1);
@@ -303,7 +335,7 @@ signaling.addEventListener('close', ({ detail }) => {
   view.media = null;
   capture.abandon();
   if (detail.terminal) {
-    view.terminal = TERMINAL[detail.code];
+    view.terminal = terminalView(detail.code, accessEnded);
     link.close();
     vaudit.pc = null;
     if (mic) mic.stop();
@@ -347,6 +379,8 @@ signaling
   .on('checkpoint', (message) => walk.moved(message.checkpoint))
   .on('checkpoint-result', (message) => walk.recorded(message))
   .on('audit-completed', (message) => completion.show(message.outcome || {}))
+  // Sent just before the server closes the socket with 4403: say why, do not reconnect.
+  .on('access-ended', (message) => { accessEnded = message; })
   .on('answer', (message) => link.answer(message.sdp))
   .on('media', (message) => {
     view.media = message.state;
@@ -397,7 +431,8 @@ completion.addEventListener('completed', ({ detail }) => {
 });
 
 localizeTimes();
-setupInvites(config.audit_id);
+if (mayRun) setupInvites(config.audit_id);
+else card.setReadOnly(true);
 evidence.load();
 walk.load();
 techCheck.load();

@@ -1,5 +1,20 @@
-// Audit report: the page prints itself on A4 (see app.css); this only wires the Print button.
+// Audit report: the page prints itself on A4 (see app.css); the Print button, and for the
+// firm the sharing controls and the access log, which are never printed.
 
-import { $ } from './dom.js';
+import { AccessLog } from './access-log.js';
+import { $, readConfig } from './dom.js';
+import { Sharing } from './sharing.js';
+
+const config = readConfig();
 
 $('#print-report').addEventListener('click', () => window.print());
+
+const log = $('#access-log') ? new AccessLog(config.audit_id) : null;
+if (log) log.load();
+
+if ($('#share-form')) {
+  const sharing = new Sharing(config.audit_id);
+  // Sharing and unsharing are logged: show the new entry.
+  if (log) sharing.addEventListener('changed', () => log.load());
+  sharing.load();
+}

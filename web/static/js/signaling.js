@@ -3,8 +3,11 @@
 
 import { socketUrl } from './dom.js';
 
-/** Close codes after which a reconnect cannot succeed: bad token/session, no audit, audit closed. */
-export const TERMINAL_CLOSE_CODES = new Set([4401, 4404, 4409]);
+/**
+ * Close codes after which a reconnect cannot succeed: bad token or session, access revoked
+ * (invite revoked, signed out everywhere, removed from the audit), no audit, audit completed.
+ */
+export const TERMINAL_CLOSE_CODES = new Set([4401, 4403, 4404, 4409]);
 
 const DEFAULTS = {
   pingMs: 20_000,

@@ -33,7 +33,8 @@ const els = {
   messageAction: $('#message-action'),
 };
 
-const CLOSE_PROBLEMS = { 4401: 'expired', 4404: 'notFound', 4409: 'completed' };
+// The end screen for each close code after which the page must not reconnect.
+const CLOSE_PROBLEMS = { 4401: 'expired', 4403: 'expired', 4404: 'notFound', 4409: 'completed' };
 
 const view = {
   started: false, // the camera runs
@@ -78,6 +79,7 @@ const link = new PeerLink({
   recover: () => signaling.restart(),
 });
 let videoSender = null;
+let accessEnded = null; // the server's `access-ended` message, if it sent one
 let wakeLock = null;
 
 function connectionView() {
@@ -279,8 +281,11 @@ async function keepAwake() {
   }
 }
 
-function end(kind) {
+/** The end screen: `kind` picks the title and text; `message` is the server's own words, if any. */
+function end(kind, message = '') {
+  if (view.terminal) return;
   view.terminal = true;
+  signaling.stop();
   photo.close();
   marker.hide();
   link.close();
@@ -288,8 +293,21 @@ function end(kind) {
   camera.stop();
   if (wakeLock) wakeLock.release().catch(() => {});
   screens.message(kind, { bar: true });
+  if (message) $('#message-body').textContent = message;
   renderAuditors();
   render();
+}
+
+/** What the server said about the end of access, for a close without a message of its own. */
+function endedMessage(code) {
+  if (code === 4403 && accessEnded && accessEnded.message) return sentence(accessEnded.message);
+  return '';
+}
+
+function sentence(text) {
+  const trimmed = String(text).trim();
+  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return !first || /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
 function joinMessage() {
@@ -329,7 +347,7 @@ signaling.addEventListener('open', () => {
 });
 signaling.addEventListener('close', ({ detail }) => {
   view.socketOpen = false;
-  if (detail.terminal) end(CLOSE_PROBLEMS[detail.code]);
+  if (detail.terminal) end(CLOSE_PROBLEMS[detail.code], endedMessage(detail.code));
   else render();
 });
 signaling
@@ -359,7 +377,9 @@ signaling
     if (view.started) photo.request(message);
     else pendingPhoto = message;
   })
-  .on('audit-completed', () => end('completed'))
+  .on('audit-completed', (message) => end('completed', message.message))
+  // Sent just before the server closes with 4403; the close itself shows the screen.
+  .on('access-ended', (message) => { accessEnded = message; })
   .on('answer', (message) => link.answer(message.sdp))
   .on('captured', flashCaptured)
   .on('evidence', flashCaptured)
