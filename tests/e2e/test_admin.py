@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
 ADMIN = "admin@example.org"
 MEMBER = "buyer@importer.example"
 MEMBER_ORG = "Importer One"
+FACILITY = {"name": "Haiphong Box Yard", "country": "VN"}
 
 
 async def seed(server: LiveServer) -> str:
@@ -35,7 +36,7 @@ async def completed_audit(server: LiveServer, token: str) -> str:
     async with server.client(token) as http:
         r = await http.post(
             "/api/audits",
-            json={"facility": {"name": "Haiphong Box Yard", "country": "VN"}, "template": "container-7-point"},
+            json={"facility": FACILITY, "template": "container-7-point"},
         )
         assert r.status_code == 201, r.text
         audit_id = str(r.json()["id"])
@@ -113,6 +114,7 @@ async def test_admin_creates_a_member_who_then_sees_a_shared_audit(
     # Signed out everywhere: the member's session no longer opens pages.
     user_row = admin.get_by_test_id("admin-user-row").filter(has_text=MEMBER)
     await user_row.get_by_test_id("admin-revoke-tokens").click()
-    await expect(admin.get_by_test_id("admin-revoke-status")).to_contain_text("Bea Buyer is signed out everywhere")
+    status = admin.get_by_test_id("admin-revoke-status")
+    await expect(status).to_contain_text("Bea Buyer is signed out everywhere")
     await member.goto(f"{server.base_url}/audits")
     await expect(member).to_have_url(f"{server.base_url}/login?next=/audits")
