@@ -52,6 +52,9 @@ class LiveServer:
             issued = await repo.issue_credential(s, user, "api", None)
         return issued.token
 
+    def app(self) -> Any:
+        return self.server.config.app
+
     def app_ctx(self) -> Any:
         app = self.server.config.app
         return app.state.ctx

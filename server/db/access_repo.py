@@ -32,7 +32,7 @@ async def shares(s: AsyncSession, audit_id: str) -> list[tuple[Share, Organisati
         .where(Share.audit_id == audit_id)
         .order_by(Share.created_at)
     )
-    return [(sh, o) for sh, o in rows.tuples()]
+    return [(sh, o) for sh, o in rows.all()]
 
 
 async def add_share(s: AsyncSession, audit_id: str, org_id: str, actor: Actor) -> tuple[Share, bool]:

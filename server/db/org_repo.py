@@ -84,7 +84,7 @@ async def list_users(s: AsyncSession, org_id: str | None = None) -> list[tuple[U
     if org_id is not None:
         q = q.where(User.org_id == org_id)
     rows = await s.execute(q.order_by(Organisation.name, User.email))
-    return [(u, o) for u, o in rows.tuples()]
+    return [(u, o) for u, o in rows.all()]
 
 
 def actor_of(user: User, org: Organisation, credential_id: str | None = None) -> Actor:
@@ -149,7 +149,7 @@ async def dead_credentials(s: AsyncSession, ids: set[str]) -> set[str]:
         select(Credential.id, Credential.revoked_at, Credential.expires_at).where(Credential.id.in_(ids))
     )
     alive = {
-        i for i, revoked, expires in rows.tuples() if revoked is None and (expires is None or expires > now)
+        i for i, revoked, expires in rows.all() if revoked is None and (expires is None or expires > now)
     }
     return ids - alive
 

@@ -114,7 +114,7 @@ class Sockets:
                     select(Invite.id, Invite.revoked_at, Invite.expires_at).where(Invite.id.in_(invites))
                 )
                 now = utcnow()
-                live = {i for i, revoked, expires in rows.tuples() if revoked is None and expires > now}
+                live = {i for i, revoked, expires in rows.all() if revoked is None and expires > now}
                 dead_invites = invites - live
         for invite_id in dead_invites:
             await self.close_invite(invite_id, "this invite link has expired or was revoked")
