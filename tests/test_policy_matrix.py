@@ -258,7 +258,8 @@ async def test_route_by_role_matrix(server: LiveServer, repository: dict[str, An
                         expect = ROUTES[(method, template)](who, state == "completed")
                     if not matches(expect, r.status_code):
                         wrong.append(
-                            f"{who or 'anonymous'} {method} {template} ({state}): {r.status_code}, want {expect}"
+                            f"{who or 'anonymous'} {method} {template} ({state}): "
+                            f"{r.status_code}, want {expect}"
                         )
                     if r.status_code in (403, 404) and path.startswith("/api/"):
                         code = r.json()["error"]["code"]

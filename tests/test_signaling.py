@@ -79,7 +79,7 @@ async def test_wrong_expired_revoked_and_foreign_tokens(server: LiveServer, api_
         assert welcome["participant"]["role"] == "staff"
 
 
-async def test_unknown_audit_closes_with_4404_for_a_signed_in_caller(server: LiveServer, api_token: str) -> None:
+async def test_unknown_audit_closes_with_4404_when_signed_in(server: LiveServer, api_token: str) -> None:
     headers = {"Authorization": f"Bearer {api_token}"}
     async with websockets.connect(server.ws_url("no-such-audit"), additional_headers=headers) as ws:
         reply = json.loads(await ws.recv())
