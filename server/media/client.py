@@ -58,6 +58,8 @@ class ParticipantClient:
         self.taps: list[ReceiverTap] = []
         self.connected = asyncio.Event()
         self.media_live = asyncio.Event()
+        self.closed = asyncio.Event()  # the server ended the signaling socket
+        self.close_code: int | None = None
         self._answer: asyncio.Future[str] | None = None
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -124,6 +126,13 @@ class ParticipantClient:
         await asyncio.wait_for(self.connected.wait(), timeout)
 
     async def _read(self) -> None:
+        try:
+            await self._read_messages()
+        finally:
+            self.close_code = self._ws.close_code
+            self.closed.set()
+
+    async def _read_messages(self) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
             async for raw in self._ws:
                 msg = json.loads(raw)
