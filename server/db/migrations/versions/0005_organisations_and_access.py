@@ -21,6 +21,14 @@ depends_on = None
 DEFAULT_FIRM = "Default audit firm"
 
 
+def add_reference(table: str, column: str, target: str) -> None:
+    """Add a nullable id column that references ``target``; in place, even on SQLite."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR(36) REFERENCES {target} (id)"))
+    else:
+        op.add_column(table, sa.Column(column, sa.String(36), sa.ForeignKey(f"{target}.id"), nullable=True))
+
+
 def upgrade() -> None:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     op.create_table(
@@ -42,23 +50,19 @@ def upgrade() -> None:
     )
     op.bulk_insert(orgs, [{"id": firm_id, "kind": "audit-firm", "name": DEFAULT_FIRM, "created_at": now}])
 
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("org_id", sa.String(length=36), nullable=True))
+    # Columns are added in place (no table rebuild: SQLite would refuse to drop a table that
+    # other rows point at). SQLite keeps them nullable; the application always sets them, and
+    # other databases get NOT NULL below.
+    add_reference("users", "org_id", "organisations")
     op.execute(sa.text("UPDATE users SET org_id = :f, role = 'auditor'").bindparams(f=firm_id))
-    with op.batch_alter_table("users") as batch:
-        batch.alter_column("org_id", existing_type=sa.String(length=36), nullable=False)
-        batch.create_foreign_key("fk_users_org", "organisations", ["org_id"], ["id"])
-
-    with op.batch_alter_table("audits") as batch:
-        batch.add_column(sa.Column("firm_id", sa.String(length=36), nullable=True))
-        batch.add_column(sa.Column("lead_auditor_id", sa.String(length=36), nullable=True))
+    add_reference("audits", "firm_id", "organisations")
+    add_reference("audits", "lead_auditor_id", "users")
     op.execute(sa.text("UPDATE audits SET firm_id = :f, lead_auditor_id = created_by").bindparams(f=firm_id))
-    with op.batch_alter_table("audits") as batch:
-        batch.alter_column("firm_id", existing_type=sa.String(length=36), nullable=False)
-        batch.alter_column("lead_auditor_id", existing_type=sa.String(length=36), nullable=False)
-        batch.create_foreign_key("fk_audits_firm", "organisations", ["firm_id"], ["id"])
-        batch.create_foreign_key("fk_audits_lead", "users", ["lead_auditor_id"], ["id"])
-        batch.create_index("ix_audits_firm", ["firm_id", "created_at"])
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("users", "org_id", existing_type=sa.String(36), nullable=False)
+        op.alter_column("audits", "firm_id", existing_type=sa.String(36), nullable=False)
+        op.alter_column("audits", "lead_auditor_id", existing_type=sa.String(36), nullable=False)
+    op.create_index("ix_audits_firm", "audits", ["firm_id", "created_at"])
 
     op.execute(
         sa.text("UPDATE credentials SET expires_at = :e WHERE expires_at IS NULL").bindparams(
@@ -126,13 +130,10 @@ def downgrade() -> None:
     op.drop_table("access_log")
     op.drop_table("audit_shares")
     op.drop_table("audit_assignments")
+    op.drop_index("ix_audits_firm", "audits")
     with op.batch_alter_table("audits") as batch:
-        batch.drop_index("ix_audits_firm")
-        batch.drop_constraint("fk_audits_lead", type_="foreignkey")
-        batch.drop_constraint("fk_audits_firm", type_="foreignkey")
         batch.drop_column("lead_auditor_id")
         batch.drop_column("firm_id")
     with op.batch_alter_table("users") as batch:
-        batch.drop_constraint("fk_users_org", type_="foreignkey")
         batch.drop_column("org_id")
     op.drop_table("organisations")
