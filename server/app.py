@@ -33,6 +33,7 @@ from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.media.tap import check_internals
 from server.pages import routes as page_routes
+from server.photos import PhotoIntake
 from server.recording import Recorders
 from server.settings import Settings
 from server.signaling.endpoint import routes as ws_routes
@@ -114,7 +115,13 @@ def create_app(settings: Settings) -> Starlette:
         hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=attach)
         signer = await LedgerSigner.open(db, settings.data_dir)
         app.state.ctx = AppContext(
-            settings=settings, db=db, hub=hub, recorders=recorders, signer=signer, templates=make_templates()
+            settings=settings,
+            db=db,
+            hub=hub,
+            recorders=recorders,
+            signer=signer,
+            templates=make_templates(),
+            photos=PhotoIntake(settings),
         )
         signer.start(hub)
         try:

@@ -10,6 +10,7 @@ from starlette.templating import Jinja2Templates
 from server.db.engine import Database
 from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
+from server.photos import PhotoIntake
 from server.recording import Recorders
 from server.settings import Settings
 
@@ -22,6 +23,7 @@ class AppContext:
     recorders: Recorders
     signer: LedgerSigner
     templates: Jinja2Templates
+    photos: PhotoIntake
 
 
 def ctx(conn: HTTPConnection) -> AppContext:

@@ -18,7 +18,7 @@ from server.errors import ApiError
 from server.recording import CaptureError
 
 KINDS = ("still", "capture", "photo")
-IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".heic": "image/heic"}
 MAX_PAGE = 500
 
 
