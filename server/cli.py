@@ -429,4 +429,7 @@ def verify_cmd(package: Path, public_key: Path | None) -> None:
         return
     for problem in report.problems:
         click.echo(f"FAIL: {problem}", err=True)
+    if report.problems_omitted:
+        more, shown = report.problems_omitted, len(report.problems)
+        click.echo(f"FAIL: ... and {more} more problems (only the first {shown} are listed)", err=True)
     raise SystemExit(1)

@@ -26,6 +26,7 @@ from server.errors import ApiError
 from server.export import ExportError, build_export
 from server.ledger_service import head_json
 from server.replay import playable_segment, replay_manifest
+from server.uploads import upload_name
 
 
 async def public_key(request: Request) -> Response:
@@ -238,11 +239,18 @@ async def verify_upload(request: Request) -> Response:
                         413, "too_large", "packages over 4 GB must be verified with 'virtual-audit verify'"
                     )
                 await asyncio.to_thread(f.write, chunk)
-        report = await asyncio.to_thread(verify_package, path, app.signer.public_pem)
+        name = upload_name(request.query_params.get("name"))
+        report = await asyncio.to_thread(verify_package, path, app.signer.public_pem, name=name)
     finally:
         path.unlink(missing_ok=True)
     return JSONResponse(
-        {"ok": report.ok, "problems": report.problems, "summary": report.summary, "notes": report.notes}
+        {
+            "ok": report.ok,
+            "problems": report.problems,
+            "problems_omitted": report.problems_omitted,
+            "summary": report.summary,
+            "notes": report.notes,
+        }
     )
 
 
