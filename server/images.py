@@ -24,7 +24,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC): the frame headers that carry the size.
 JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn have no length
-HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"heif"})
+HEVC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
+HEIF_BRANDS = HEVC_BRANDS | {b"mif1", b"msf1", b"heif"}
 AVIF_BRANDS = frozenset({b"avif", b"avis"})
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heif": "image/heic"}
 SUFFIXES = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "heif": ".heic"}
@@ -240,7 +241,7 @@ def _heif_size(data: bytes) -> tuple[int, int]:
     boxes = _boxes(data, 0, len(data))
     _ftyp, start, end = next(boxes)
     brands = {data[i : i + 4] for i in range(start, end - 3, 4)} - {data[start + 4 : start + 8]}
-    if not brands & HEIF_BRANDS:
+    if brands & AVIF_BRANDS and not brands & HEVC_BRANDS or not brands & HEIF_BRANDS:
         named = "AVIF pictures" if brands & AVIF_BRANDS else "videos and other ISO media files"
         raise ImageError("unsupported", f"{named} are not accepted: send JPEG, PNG, WebP or HEIC")
     meta = next(((s, e) for k, s, e in boxes if k == b"meta"), None)
