@@ -241,7 +241,7 @@ def _heif_size(data: bytes) -> tuple[int, int]:
     boxes = _boxes(data, 0, len(data))
     _ftyp, start, end = next(boxes)
     brands = {data[i : i + 4] for i in range(start, end - 3, 4)} - {data[start + 4 : start + 8]}
-    if brands & AVIF_BRANDS and not brands & HEVC_BRANDS or not brands & HEIF_BRANDS:
+    if (brands & AVIF_BRANDS and not brands & HEVC_BRANDS) or not brands & HEIF_BRANDS:
         named = "AVIF pictures" if brands & AVIF_BRANDS else "videos and other ISO media files"
         raise ImageError("unsupported", f"{named} are not accepted: send JPEG, PNG, WebP or HEIC")
     meta = next(((s, e) for k, s, e in boxes if k == b"meta"), None)

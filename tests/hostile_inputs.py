@@ -32,7 +32,8 @@ def png_bomb(width: int = 30000, height: int = 30000, zero_bytes: int = 64 << 20
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     packer = zlib.compressobj(9)
     idat = b"".join(packer.compress(ZEROS) for _ in range(zero_bytes >> 20)) + packer.flush()
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    chunks = png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
 
 
 def box(kind: bytes, payload: bytes) -> bytes:
