@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 from starlette.templating import Jinja2Templates
@@ -24,6 +25,8 @@ class AppContext:
     signer: LedgerSigner
     templates: Jinja2Templates
     photos: PhotoIntake
+    # Verifying an uploaded package holds its ledger in memory: at most two at once.
+    verifications: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
 def ctx(conn: HTTPConnection) -> AppContext:

@@ -240,7 +240,8 @@ async def verify_upload(request: Request) -> Response:
                     )
                 await asyncio.to_thread(f.write, chunk)
         name = upload_name(request.query_params.get("name"))
-        report = await asyncio.to_thread(verify_package, path, app.signer.public_pem, name=name)
+        async with app.verifications:
+            report = await asyncio.to_thread(verify_package, path, app.signer.public_pem, name=name)
     finally:
         path.unlink(missing_ok=True)
     return JSONResponse(
