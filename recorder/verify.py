@@ -98,6 +98,7 @@ class _Verifier:
         self.zf, self.raw, self.progress, self.limits = zf, raw, progress, limits
         self.problems = Problems(limits.max_problems)
         self.inflated = 0  # bytes inflated from compressed members so far
+        self.unchecked = 0  # ledger lines only hashed, once the problems were too many
         self.notes: list[str] = []
         self.summary: dict[str, Any] = {}
         self.members = {i.filename: i for i in zf.infolist() if not i.filename.endswith("/")}
@@ -192,6 +193,11 @@ class _Verifier:
         else:
             lines.pop()
         entries = [self.entry(i, line) for i, line in enumerate(lines)]
+        if self.unchecked:
+            self.problems.append(
+                f"{ENTRIES}: {self.unchecked} more lines not checked one by one after "
+                f"{self.limits.stop_after} problems (their hashes still count in the Merkle tree)"
+            )
         out_of_order = [e for e in entries if e.value is not None and e.value["seq"] != e.line - 1]
         if out_of_order:
             first = out_of_order[0]
@@ -207,6 +213,10 @@ class _Verifier:
         return entries
 
     def entry(self, index: int, line: bytes) -> Entry:
+        if self.problems.count >= self.limits.stop_after:
+            # the verdict is known: the rest of the lines only hash into the tree (3 µs, not 20)
+            self.unchecked += 1
+            return Entry(index + 1, merkle.leaf_hash(line), None)
         where = f"{ENTRIES} line {index + 1}"
         try:
             value = parse_canonical_json(line)

@@ -154,7 +154,7 @@ async def test_a_package_of_problems_reports_the_first_hundred(
     report = r.json()
     assert len(r.content) < MB and elapsed < 5.0
     assert len(report["problems"]) == 100
-    assert report["problems_omitted"] > 50_000 - 100
+    assert report["problems_omitted"] >= 1000 - 100  # checking line by line stops after 1000
 
 
 async def test_verify_errors_name_the_upload_not_the_server_path(server: LiveServer, api_token: str) -> None:
