@@ -130,7 +130,7 @@ def table(rows: list[Row], n: int) -> str:
     ]
     out += [
         f"| {r.name} | {r.upload_kb:,.0f} KB | {r.statuses} | {r.wall_s:.2f} s | {r.cpu_s:.2f} s "
-        f"| {r.rss_mb:.0f} MB | +{r.peak_mb:.0f} MB | {r.answer_kb:.1f} KB |"
+        f"| {r.rss_mb:.0f} MB | {max(r.peak_mb, 0):+.0f} MB | {r.answer_kb:.1f} KB |"
         for r in rows
     ]
     return "\n".join(out)
