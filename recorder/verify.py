@@ -6,7 +6,10 @@ cross-checks the manifest against the ledger. Every failure becomes one problem 
 names the member, the entry (by seq), the tree head (by its index in
 ledger/tree-heads.json, from 0) or the manifest field, and what differs. The rules are in
 docs/ledger.md. Media members are stored uncompressed, so their bytes are hashed straight
-from the zip file in 1 MiB reads. Everything here blocks: call it from a worker thread.
+from the zip file in 1 MiB reads. A package is untrusted input: what checking it may cost
+is bounded before the cost is paid (:mod:`recorder.limits`), and at most
+``max_problems`` problems are kept (the rest are counted). Everything here blocks: call it
+from a worker thread.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from recorder.ledger import (
     parse_canonical_json,
     verify_tree_head,
 )
+from recorder.limits import DEFAULT_LIMITS, Problems, VerifyLimits, directory_problem, inflation_problem
 from recorder.package import (
     CHUNK,
     ENTRIES,
@@ -49,15 +53,14 @@ from recorder.package import (
     member_chunks,
 )
 
-MAX_TEXT_MEMBER = 256 << 20
-
 
 @dataclass
 class VerifyReport:
     ok: bool
-    problems: list[str]
+    problems: list[str]  # the first ``max_problems`` of them
     summary: dict[str, Any]
     notes: list[str] = field(default_factory=list)  # what the checks do not prove
+    problems_omitted: int = 0  # problems found beyond those listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +92,13 @@ def compact(value: Any) -> str:
 class _Verifier:
     """One run over one package; each check appends what it finds to ``problems``."""
 
-    def __init__(self, zf: zipfile.ZipFile, raw: io.BufferedReader, progress: Progress | None) -> None:
-        self.zf, self.raw, self.progress = zf, raw, progress
-        self.problems: list[str] = []
+    def __init__(
+        self, zf: zipfile.ZipFile, raw: io.BufferedReader, progress: Progress | None, limits: VerifyLimits
+    ) -> None:
+        self.zf, self.raw, self.progress, self.limits = zf, raw, progress, limits
+        self.problems = Problems(limits.max_problems)
+        self.inflated = 0  # bytes inflated from compressed members so far
+        self.unchecked = 0  # ledger lines only hashed, once the problems were too many
         self.notes: list[str] = []
         self.summary: dict[str, Any] = {}
         self.members = {i.filename: i for i in zf.infolist() if not i.filename.endswith("/")}
@@ -112,7 +119,7 @@ class _Verifier:
         self.audit = self.valid[0]["audit"] if self.valid else None
         self.tree_heads(entries)
         self.ledger_files()
-        self.files()
+        self.files(manifest)
         self.manifest_checks(manifest)
         self.summary.update(audit=self.audit, entries=len(entries), files=len(self.refs))
         self.summary["types"] = dict(Counter(str(e.get("type")) for e in self.valid))
@@ -122,8 +129,8 @@ class _Verifier:
         if info is None:
             self.problems.append(f"{name}: missing from the package")
             return None
-        if info.file_size > MAX_TEXT_MEMBER:
-            self.problems.append(f"{name}: {info.file_size} bytes, too large to be what it claims")
+        if why := self.inflation_problem(info, self.limits.text_members.get(name, self.limits.max_member)):
+            self.problems.append(f"{name}: {why}")
             return None
         try:
             return self.zf.read(info)
@@ -174,12 +181,23 @@ class _Verifier:
         data = self.read_text(ENTRIES)
         if not data:
             return []
+        if (count := data.count(b"\n")) > self.limits.max_entries:
+            self.problems.append(
+                f"{ENTRIES}: {count} lines, more than the {self.limits.max_entries} a ledger can hold; "
+                "not checked"
+            )
+            return []
         lines = data.split(b"\n")
         if lines[-1]:
             self.problems.append(f"{ENTRIES}: the last line has no newline (truncated?)")
         else:
             lines.pop()
         entries = [self.entry(i, line) for i, line in enumerate(lines)]
+        if self.unchecked:
+            self.problems.append(
+                f"{ENTRIES}: {self.unchecked} more lines not checked one by one after "
+                f"{self.limits.stop_after} problems (their hashes still count in the Merkle tree)"
+            )
         out_of_order = [e for e in entries if e.value is not None and e.value["seq"] != e.line - 1]
         if out_of_order:
             first = out_of_order[0]
@@ -195,6 +213,10 @@ class _Verifier:
         return entries
 
     def entry(self, index: int, line: bytes) -> Entry:
+        if self.problems.count >= self.limits.stop_after:
+            # the verdict is known: the rest of the lines only hash into the tree (3 µs, not 20)
+            self.unchecked += 1
+            return Entry(index + 1, merkle.leaf_hash(line), None)
         where = f"{ENTRIES} line {index + 1}"
         try:
             value = parse_canonical_json(line)
@@ -210,6 +232,12 @@ class _Verifier:
         listed = obj.get("tree_heads") if obj is not None else []
         if not isinstance(listed, list):
             self.problems.append(f"{TREE_HEADS}: has no tree_heads list")
+            listed = []
+        if len(listed) > self.limits.max_tree_heads:
+            self.problems.append(
+                f"{TREE_HEADS}: {len(listed)} tree heads, more than the {self.limits.max_tree_heads} "
+                "a package can hold; not checked"
+            )
             listed = []
         heads: list[tuple[int, SignedTreeHead]] = []
         for i, item in enumerate(listed):
@@ -275,33 +303,52 @@ class _Verifier:
                     refs[ref.path] = ref
         self.labels = {e["seq"]: label(e) for e in self.valid}
 
-    def files(self) -> None:
+    def files(self, manifest: Mapping[str, Any]) -> None:
         self.total = sum(info.file_size for path, info in self.members.items() if path in self.refs)
+        listed = manifest_sizes(manifest)
         for ref in sorted(self.refs.values(), key=lambda r: (r.seq, r.path)):
             info = self.members.get(ref.path)
+            # never read more than the ledger, or else the manifest, says the file has
+            size = ref.size if ref.size is not None else listed.get(ref.path)
             if info is None:
                 where = f"ledger entry {ref.seq} ({self.labels[ref.seq]})"
                 self.problems.append(f"{where}: file {ref.path} missing from the package")
-            elif ref.size is not None and info.file_size != ref.size:
-                hint = "truncated?" if info.file_size < ref.size else "bytes added?"
-                self.problems.append(
-                    f"{ref.path}: size {info.file_size} but ledger entry {ref.seq} says {ref.size} ({hint})"
-                )
+            elif size is not None and info.file_size != size:
+                hint = "truncated?" if info.file_size < size else "bytes added?"
+                says = f"ledger entry {ref.seq}" if ref.size is not None else "the manifest"
+                self.problems.append(f"{ref.path}: size {info.file_size} but {says} says {size} ({hint})")
+            elif why := self.inflation_problem(info, size if size is not None else self.limits.max_member):
+                self.problems.append(f"{ref.path}: {why}")
             elif (digest := self.member_sha256(info)) is not None and digest != ref.sha256:
                 says = f"the ledger entry {ref.seq} says {short(ref.sha256)}"
                 self.problems.append(f"{ref.path}: SHA-256 is {short(digest)} but {says}")
         self.summary["bytes"] = self.done
 
+    def inflation_problem(self, info: zipfile.ZipInfo, limit: int) -> str | None:
+        """Why a member must not be read (see :mod:`recorder.limits`); counts what it will inflate."""
+        why = inflation_problem(info, min(limit, self.limits.max_member), self.limits)
+        if why is None and info.compress_type != zipfile.ZIP_STORED:
+            if self.inflated + info.file_size > self.limits.max_inflated:
+                total = self.limits.max_inflated
+                return f"not inflated: the package's compressed members declare over {total} bytes in all"
+            self.inflated += info.file_size
+        return why
+
     def member_sha256(self, info: zipfile.ZipInfo) -> str | None:
         digest = hashlib.sha256()
+        size = 0
         try:
-            for chunk in member_chunks(self.zf, self.raw, info):
+            for chunk in member_chunks(self.zf, self.raw, info, limit=info.file_size + 1):
                 digest.update(chunk)
+                size += len(chunk)
                 self.done += len(chunk)
                 if self.progress:
                     self.progress(self.done, self.total)
         except ZIP_ERRORS as exc:
             self.problems.append(f"{info.filename}: cannot be read from the zip ({exc})")
+            return None
+        if size > info.file_size:
+            self.problems.append(f"{info.filename}: inflates past the {info.file_size} bytes it declares")
             return None
         return digest.hexdigest()
 
@@ -398,22 +445,45 @@ class _Verifier:
             )
 
 
+def manifest_sizes(manifest: Mapping[str, Any]) -> dict[str, int]:
+    """path -> size of the files the manifest lists (entries that are not well-formed are skipped)."""
+    files = manifest.get("files")
+    return {
+        f["path"]: f["size"]
+        for f in (files if isinstance(files, list) else [])
+        if isinstance(f, dict) and isinstance(f.get("path"), str) and type(f.get("size")) is int
+    }
+
+
 def verify_package(
-    path: Path, public_key_pem: bytes | None = None, progress: Progress | None = None
+    path: Path,
+    public_key_pem: bytes | None = None,
+    progress: Progress | None = None,
+    *,
+    name: str | None = None,
+    limits: VerifyLimits = DEFAULT_LIMITS,
 ) -> VerifyReport:
     """Check the package at ``path``; with ``public_key_pem``, also that the trusted key signed it.
 
-    Never raises for a damaged or tampered package (that is what the report is for);
-    raises LedgerError if ``public_key_pem`` itself is not an Ed25519 public key.
+    ``name`` is how problems name the package file (default: ``path``), e.g. the name
+    it was uploaded under rather than where the server keeps it. Never raises for a
+    damaged, tampered or hostile package (that is what the report is for); raises
+    LedgerError if ``public_key_pem`` itself is not an Ed25519 public key.
     """
+    name = name or str(path)
     try:
+        with path.open("rb") as raw:
+            too_large = directory_problem(raw, limits)
+        if too_large:
+            return VerifyReport(False, [f"{name}: not checked: {too_large}"], {})
         zf = zipfile.ZipFile(path)
     except ZIP_ERRORS as exc:
-        return VerifyReport(False, [f"{path}: not a readable zip file ({exc})"], {})
+        return VerifyReport(False, [f"{name}: not a readable zip file ({exc})"], {})
     with zf, path.open("rb") as raw:
-        verifier = _Verifier(zf, raw, progress)
+        verifier = _Verifier(zf, raw, progress, limits)
         verifier.run(public_key_pem)
-    return VerifyReport(not verifier.problems, verifier.problems, verifier.summary, verifier.notes)
+    problems = verifier.problems
+    return VerifyReport(not problems, list(problems), verifier.summary, verifier.notes, problems.omitted)
 
 
 def find_by_sha256(entries: Iterable[Mapping[str, Any]], sha256: str) -> list[Mapping[str, Any]]:

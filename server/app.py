@@ -43,6 +43,7 @@ from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.media.tap import check_internals
 from server.pages import routes as page_routes
+from server.photos import PhotoIntake
 from server.recording import Recorders
 from server.settings import Settings
 from server.signaling.endpoint import routes as ws_routes
@@ -168,6 +169,7 @@ def create_app(settings: Settings) -> Starlette:
             signer=signer,
             sockets=sockets,
             templates=make_templates(),
+            photos=PhotoIntake(settings),
         )
         signer.start(hub)
         sockets.start()

@@ -154,6 +154,38 @@ def server_options(f: Any) -> Any:
             help="Text every participant accepts before media flows.",
         ),
         click.option(
+            "--photo-max-pixels",
+            type=click.IntRange(1),
+            default=50_000_000,
+            show_default=True,
+            envvar=ENV + "PHOTO_MAX_PIXELS",
+            help="Largest photo upload, in pixels its header declares (refused before decoding).",
+        ),
+        click.option(
+            "--photo-max-side",
+            type=click.IntRange(1, 65535),
+            default=16384,
+            show_default=True,
+            envvar=ENV + "PHOTO_MAX_SIDE",
+            help="Longest side of a photo upload, in pixels.",
+        ),
+        click.option(
+            "--photo-burst",
+            type=click.IntRange(1),
+            default=10,
+            show_default=True,
+            envvar=ENV + "PHOTO_BURST",
+            help="Photos an invite may upload at once before the rate limit applies.",
+        ),
+        click.option(
+            "--photo-interval",
+            type=float,
+            default=3.0,
+            show_default=True,
+            envvar=ENV + "PHOTO_INTERVAL",
+            help="Seconds per photo an invite may sustain after its burst.",
+        ),
+        click.option(
             "--log-level",
             default="info",
             show_default=True,
@@ -466,4 +498,7 @@ def verify_cmd(package: Path, public_key: Path | None) -> None:
         return
     for problem in report.problems:
         click.echo(f"FAIL: {problem}", err=True)
+    if report.problems_omitted:
+        more, shown = report.problems_omitted, len(report.problems)
+        click.echo(f"FAIL: ... and {more} more problems (only the first {shown} are listed)", err=True)
     raise SystemExit(1)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 from starlette.templating import Jinja2Templates
@@ -10,6 +11,7 @@ from starlette.templating import Jinja2Templates
 from server.db.engine import Database
 from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
+from server.photos import PhotoIntake
 from server.recording import Recorders
 from server.settings import Settings
 from server.signaling.registry import Sockets
@@ -24,6 +26,9 @@ class AppContext:
     signer: LedgerSigner
     sockets: Sockets
     templates: Jinja2Templates
+    photos: PhotoIntake
+    # Verifying an uploaded package holds its ledger in memory: at most two at once.
+    verifications: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
 
 def ctx(conn: HTTPConnection) -> AppContext:

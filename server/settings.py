@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,19 @@ DEFAULT_NOTICE = (
     "members and the customs agency may consult. Pause the camera during breaks. You can stop at any "
     "time by closing this page."
 )
+
+
+# No setting may allow more pixels than this: OpenCV's own limit, read once when cv2 loads
+# (before any setting is parsed), is set to it as a second guard behind the header check.
+DECODER_PIXEL_CEILING = 100_000_000
+
+
+def guard_image_decoder(environ: MutableMapping[str, str]) -> None:
+    """Give OpenCV its pixel limit; must run before ``cv2`` is first imported (server/__init__.py).
+
+    An operator's own ``OPENCV_IO_MAX_IMAGE_PIXELS`` is left alone.
+    """
+    environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(DECODER_PIXEL_CEILING))
 
 
 class SettingsError(ValueError):
@@ -82,6 +96,10 @@ class Settings:
     segment_seconds: float = 10.0
     log_level: str = "info"
     recording_notice: str = DEFAULT_NOTICE
+    photo_max_pixels: int = 50_000_000
+    photo_max_side: int = 16384
+    photo_burst: int = 10
+    photo_interval: float = 3.0
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -102,6 +120,12 @@ class Settings:
             )
         if self.invite_ttl_minutes <= 0 or self.session_hours <= 0:
             raise SettingsError("lifetimes must be positive")
+        if not 1 <= self.photo_max_pixels <= DECODER_PIXEL_CEILING or not 1 <= self.photo_max_side <= 65535:
+            raise SettingsError(
+                f"photo pixel limit must be 1-{DECODER_PIXEL_CEILING}, photo side limit 1-65535"
+            )
+        if self.photo_burst < 1 or self.photo_interval <= 0:
+            raise SettingsError("photo burst must be at least 1 and the photo interval positive")
 
     @property
     def database_url(self) -> str:

@@ -19,7 +19,7 @@ from server.policy import Action
 from server.views import evidence_json, segment_json
 
 KINDS = ("still", "capture", "photo")
-IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".heic": "image/heic"}
 MAX_PAGE = 500
 
 

@@ -11,8 +11,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-import cv2
-import numpy as np
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,7 +25,6 @@ from server.errors import ApiError
 from server.views import evidence_json, iso
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
-MAX_PIXELS = 50_000_000
 UPLOAD_PROBE_BYTES = 4 * 1024 * 1024
 
 
@@ -46,23 +43,6 @@ async def require_invite(request: Request, *, writes: bool = True) -> tuple[Invi
     if writes and audit.status != "open":
         raise ApiError(409, "audit_completed", "this audit is finished: nothing more can be added")
     return invite, audit
-
-
-def decode_image(data: bytes) -> tuple[int, int]:
-    """Width and height of an uploaded picture; refuses anything that is not a decodable image."""
-    array = np.frombuffer(data, np.uint8)
-    header = cv2.imdecode(array, cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    if header is None:
-        raise ApiError(
-            422, "not_an_image", "the upload is not a picture this server can read (JPEG, PNG or WebP)"
-        )
-    image = cv2.imdecode(array, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ApiError(422, "not_an_image", "the picture is damaged and cannot be decoded")
-    height, width = image.shape[:2]
-    if width * height > MAX_PIXELS:
-        raise ApiError(413, "too_large", f"the picture has over {MAX_PIXELS // 1_000_000} megapixels")
-    return int(width), int(height)
 
 
 def _float(form: Any, name: str, low: float, high: float) -> float | None:
@@ -92,6 +72,8 @@ async def upload_photo(request: Request) -> Response:
     """A full-resolution photo from the phone, bound to a checkpoint, durable before the 201."""
     received = dt.datetime.now(dt.UTC)
     invite, audit = await require_invite(request)
+    app = ctx(request)
+    app.photos.admit(invite.id)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_PHOTO_BYTES + 64 * 1024:
         raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
@@ -106,9 +88,9 @@ async def upload_photo(request: Request) -> Response:
         device_time = _device_time(form.get("device_time"))
         lat, lon = _float(form, "lat", -90, 90), _float(form, "lon", -180, 180)
         accuracy = _float(form, "accuracy", 0, 1e7)
-    width, height = await asyncio.to_thread(decode_image, data)
-    app = ctx(request)
-    blob = f"{audit.id}/photos/{uuid.uuid4()}{_suffix(data)}"
+    picture = await app.photos.check(data)
+    width, height = picture.width, picture.height
+    blob = f"{audit.id}/photos/{uuid.uuid4()}{picture.suffix}"
     try:
         stored = await asyncio.to_thread(app.recorders.store.put, blob, data)
     except StoreError as exc:
@@ -141,16 +123,6 @@ async def upload_photo(request: Request) -> Response:
     if room is not None:
         await room.broadcast({"type": "captured", "item": item})
     return JSONResponse(item, status_code=201)
-
-
-def _suffix(data: bytes) -> str:
-    if data[:3] == b"\xff\xd8\xff":
-        return ".jpg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return ".png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return ".webp"
-    return ".img"
 
 
 async def upload_probe(request: Request) -> Response:

@@ -23,6 +23,7 @@ from server.db.models import Audit
 from server.errors import ApiError
 from server.ledger_service import head_json
 from server.policy import Action, visible_audits
+from server.uploads import upload_name
 from server.views import evidence_json
 
 
@@ -105,11 +106,19 @@ async def verify_upload(request: Request) -> Response:
                         413, "too_large", "packages over 4 GB must be verified with 'virtual-audit verify'"
                     )
                 await asyncio.to_thread(f.write, chunk)
-        report = await asyncio.to_thread(verify_package, path, app.signer.public_pem)
+        name = upload_name(request.query_params.get("name"))
+        async with app.verifications:
+            report = await asyncio.to_thread(verify_package, path, app.signer.public_pem, name=name)
     finally:
         path.unlink(missing_ok=True)
     return JSONResponse(
-        {"ok": report.ok, "problems": report.problems, "summary": report.summary, "notes": report.notes}
+        {
+            "ok": report.ok,
+            "problems": report.problems,
+            "problems_omitted": report.problems_omitted,
+            "summary": report.summary,
+            "notes": report.notes,
+        }
     )
 
 

@@ -13,14 +13,39 @@ function sizeText(bytes) {
 }
 
 /** What a failed upload means for the person holding the phone. */
-export function uploadProblem(status, body) {
+export function uploadProblem(status, body, retryAfter = null) {
   const code = body && body.error && body.error.code;
+  if (code === 'too_many_pixels') return t('photoTooManyPixels');
   if (status === 413 || code === 'too_large') return t('photoTooLarge');
-  if (status === 422 && code === 'not_an_image') return t('photoNotImage');
+  if (code === 'unsupported_image') return t('photoUnsupported');
+  if (status === 429) return t('photoWait', { seconds: retryAfter || '10' });
+  if (status === 422 && (code === 'not_an_image' || code === 'damaged_image')) return t('photoNotImage');
   if (status === 401) return t('photoExpired');
   if (status === 409) return t('photoClosed');
   const reason = (body && body.error && body.error.message) || `HTTP ${status}`;
   return t('photoFailed', { reason });
+}
+
+const HEIF = /^image\/hei[cf]$|\.hei[cf]$/i;
+
+/**
+ * A HEIC/HEIF photo as JPEG when this browser can decode it (Safari can), so that the auditor
+ * sees it in any browser; otherwise the file as it is (the server keeps HEIC as sent).
+ */
+export async function displayable(file) {
+  if (!HEIF.test(file.type || '') && !HEIF.test(file.name || '')) return file;
+  try {
+    const bitmap = await createImageBitmap(file);
+    const canvas = document.createElement('canvas');
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    canvas.getContext('2d').drawImage(bitmap, 0, 0);
+    bitmap.close();
+    const jpeg = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.92));
+    return jpeg ? new File([jpeg], 'photo.jpg', { type: 'image/jpeg' }) : file;
+  } catch {
+    return file;
+  }
 }
 
 export class PhotoTaker {
@@ -88,7 +113,8 @@ export class PhotoTaker {
     else this.els.input.click();
   }
 
-  async upload(file) {
+  async upload(original) {
+    const file = await displayable(original);
     const form = new FormData();
     const name = file.name || `photo.${(file.type.split('/')[1] || 'jpg').replace('jpeg', 'jpg')}`;
     form.append('file', file, name);
@@ -122,7 +148,7 @@ export class PhotoTaker {
     }
     let body = null;
     try { body = await response.json(); } catch { body = null; }
-    this.failed(uploadProblem(response.status, body));
+    this.failed(uploadProblem(response.status, body, response.headers.get('Retry-After')));
   }
 
   failed(text) {

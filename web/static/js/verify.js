@@ -222,7 +222,7 @@ function match(item, { titles, evidence }) {
 function checkPackage(file, mine) {
   const xhr = new XMLHttpRequest();
   upload = xhr;
-  xhr.open('POST', '/api/verify');
+  xhr.open('POST', `/api/verify?name=${encodeURIComponent(file.name)}`);
   xhr.setRequestHeader('Content-Type', 'application/zip');
   xhr.upload.addEventListener('progress', (event) => {
     if (!event.lengthComputable) return;
@@ -261,12 +261,14 @@ function summaryValue(value) {
 
 function showReport(file, report) {
   const problems = report.problems || [];
+  const count = problems.length + (report.problems_omitted || 0);
   if (report.ok) verdict('ok', 'The package verifies', 'Every file matches the ledger, and the ledger matches its signed tree heads: nothing in it was altered.');
-  else verdict('fail', `The package does not verify: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, 'Whatever is named below was changed, added or removed after the audit recorded it.');
+  else verdict('fail', `The package does not verify: ${count} problem${count === 1 ? '' : 's'}`, 'Whatever is named below was changed, added or removed after the audit recorded it.');
   if (problems.length) {
     const list = element('ul', 'verify-problems');
     list.dataset.testid = 'verify-problems';
     for (const problem of problems) list.append(element('li', 'mono', problem));
+    if (report.problems_omitted) list.append(element('li', 'muted', `… and ${integer.format(report.problems_omitted)} more`));
     els.result.append(list);
   }
   const order = Object.keys(SUMMARY_LABELS);
