@@ -271,6 +271,6 @@ class SegmentWriter:
 
 
 def _first_free_seq(directory: Path) -> int:
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     taken = [int(m.group(1)) for p in directory.iterdir() if (m := SEGMENT_NAME.match(p.name))]
     return max(taken, default=0) + 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import HTTPConnection
 from starlette.templating import Jinja2Templates
@@ -12,6 +12,7 @@ from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.recording import Recorders
 from server.settings import Settings
+from server.signaling.ratelimit import LedgerThrottle
 
 
 @dataclass
@@ -22,6 +23,8 @@ class AppContext:
     recorders: Recorders
     signer: LedgerSigner
     templates: Jinja2Templates
+    invite_base: str = ""  # see server/invite_links.py
+    ledger_throttle: LedgerThrottle = field(default_factory=LedgerThrottle)
 
 
 def ctx(conn: HTTPConnection) -> AppContext:

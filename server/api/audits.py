@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from server import invite_links
 from server.api.common import audit_json, iso, read_json, require_user, text_field
 from server.context import ctx
 from server.db import repo
@@ -78,8 +79,7 @@ async def get_audit(request: Request) -> Response:
 
 
 def join_url(request: Request, token: str) -> str:
-    base = ctx(request).settings.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}/join/{token}"
+    return invite_links.join_url(ctx(request).invite_base, token)
 
 
 def invite_json(invite: Invite) -> dict[str, Any]:

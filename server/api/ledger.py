@@ -25,6 +25,7 @@ from server.db import evidence_repo, ledger_repo, repo
 from server.errors import ApiError
 from server.export import ExportError, build_export
 from server.ledger_service import head_json
+from server.params import path_int, strict_int
 from server.replay import playable_segment, replay_manifest
 
 
@@ -75,10 +76,10 @@ async def inclusion(request: Request) -> Response:
 
 
 def _size(request: Request, name: str) -> int:
-    raw = request.query_params.get(name, "")
-    if not raw.isdigit():
+    value = strict_int(request.query_params.get(name, ""))
+    if value is None:
         raise ApiError(400, "invalid", f"'{name}' must be a tree size")
-    return int(raw)
+    return value
 
 
 async def consistency(request: Request) -> Response:
@@ -114,7 +115,7 @@ async def export(request: Request) -> Response:
     audit = await load_audit(request, request.path_params["audit_id"])
     app = ctx(request)
     tmp = app.settings.data_dir / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
     out = tmp / f"export-{uuid.uuid4()}.zip"
     try:
         await build_export(app.db, app.recorders.store, app.signer, app.templates, audit.id, out)
@@ -144,7 +145,7 @@ async def replay_segment(request: Request) -> Response:
     audit = await load_audit(request, request.path_params["audit_id"])
     app = ctx(request)
     async with app.db.session() as s:
-        row = await evidence_repo.get_segment(s, audit.id, request.path_params["seq"])
+        row = await evidence_repo.get_segment(s, audit.id, path_int(request, "seq", "segment"))
     if row is None:
         raise ApiError(404, "not_found", "no such segment")
     try:
@@ -215,7 +216,7 @@ async def find_by_hash(request: Request) -> Response:
 
 routes += [
     Route("/api/audits/{audit_id}/replay", replay, methods=["GET"]),
-    Route("/api/audits/{audit_id}/replay/segments/{seq:int}", replay_segment, methods=["GET"]),
+    Route("/api/audits/{audit_id}/replay/segments/{seq}", replay_segment, methods=["GET"]),
     Route("/api/evidence/{evidence_id}/verify", verify_evidence, methods=["GET"]),
     Route("/api/evidence/by-sha256/{sha256}", find_by_hash, methods=["GET"]),
 ]
@@ -226,7 +227,7 @@ async def verify_upload(request: Request) -> Response:
     await require_user(request)
     app = ctx(request)
     tmp = app.settings.data_dir / "tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = tmp / f"verify-{uuid.uuid4()}.zip"
     size = 0
     try:

@@ -5,11 +5,12 @@ Pure functions, no I/O: the WebSocket endpoint feeds text in and sends what come
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from server import safejson
 
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 60 * 1024
@@ -208,9 +209,9 @@ def parse(text: str | bytes) -> Message:
     if size > MAX_MESSAGE_BYTES:
         raise MessageError("too_large", f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
-        obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MessageError("bad_json", f"message is not valid JSON: {exc}") from exc
+        obj = safejson.loads(text)
+    except safejson.JsonError as exc:
+        raise MessageError("bad_json", f"message is {exc}") from exc
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
         raise MessageError("bad_json", "message must be a JSON object with a string 'type'")
     parser = _PARSERS.get(obj["type"])
