@@ -4,7 +4,9 @@ Two different questions:
 
 * :class:`MessageLimits`: how many messages one socket may send. A token bucket (burst
   20, 10/s) answers excess messages with ``rate_limited``; ICE candidates have their own
-  bucket, because a browser trickles a burst of them in its first second.
+  bucket, because a browser trickles a burst of them in its first second, and so do
+  frames that are not messages at all (bad JSON, unknown types), so that a client's
+  garbage does not use up the allowance of its real messages.
 * :class:`LedgerThrottle`: how many permanent ledger entries one invite or account may
   cause by reconnecting. The ledger is append-only: a reconnect loop must not fill it.
 """
@@ -61,14 +63,17 @@ class MessageLimits:
     clock: Clock = time.monotonic
     messages: TokenBucket = field(init=False)
     candidates: TokenBucket = field(init=False)
+    malformed: TokenBucket = field(init=False)
 
     def __post_init__(self) -> None:
         self.messages = TokenBucket(MESSAGE_RATE, MESSAGE_BURST, self.clock)
         self.candidates = TokenBucket(CANDIDATE_RATE, CANDIDATE_BURST, self.clock)
+        self.malformed = TokenBucket(MESSAGE_RATE, MESSAGE_BURST, self.clock)
 
-    def wait(self, message_type: str | None) -> float:
-        """0.0 if a message of this type may be handled now, else the seconds to wait."""
-        bucket = self.candidates if message_type == "candidate" else self.messages
+    def wait(self, kind: str) -> float:
+        """0.0 if a frame of this kind (``message``, ``candidate``, ``malformed``) may be handled now,
+        else the seconds until it may."""
+        bucket = {"candidate": self.candidates, "malformed": self.malformed}.get(kind, self.messages)
         return bucket.take()
 
 
