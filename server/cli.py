@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from server import datadir
 from server.db import repo
 from server.db.engine import open_database
+from server.logging_setup import configure_logging
 from server.settings import DEFAULT_NOTICE, IceServer, Settings, SettingsError
 
 ENV = "VAUDIT_"
@@ -157,6 +158,14 @@ def server_options(f: Any) -> Any:
             envvar=ENV + "LOG_LEVEL",
             type=click.Choice(["debug", "info", "warning", "error"]),
         ),
+        click.option(
+            "--log-format",
+            default="text",
+            show_default=True,
+            envvar=ENV + "LOG_FORMAT",
+            type=click.Choice(["text", "json"]),
+            help="Log lines as text, or one JSON object per line.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -168,12 +177,6 @@ def build_settings(data_dir: Path, **kw: Any) -> Settings:
         return Settings(data_dir=data_dir, **kw)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aioice").setLevel(logging.WARNING)
-    logging.getLogger("aiortc").setLevel(logging.WARNING)
 
 
 def uvicorn_config(settings: Settings) -> Any:
@@ -206,7 +209,8 @@ def serve(obj: dict[str, Any], /, **kw: Any) -> None:
     import uvicorn
 
     settings = build_settings(obj["data_dir"], **kw)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    datadir.restrict_umask()
     config = uvicorn_config(settings)
     click.echo(
         f"virtual-audit on {settings.scheme}://{settings.host}:{settings.port}/  (data: {settings.data_dir})"
@@ -241,7 +245,7 @@ def user_create(obj: dict[str, Any], email: str, name: str) -> None:
         finally:
             await db.close()
 
-    obj["data_dir"].mkdir(parents=True, exist_ok=True)
+    datadir.prepare(obj["data_dir"])
     try:
         asyncio.run(run())
     except (repo.Conflict, ValueError) as exc:
@@ -269,7 +273,7 @@ def user_token(obj: dict[str, Any], email: str, days: int) -> None:
         finally:
             await db.close()
 
-    obj["data_dir"].mkdir(parents=True, exist_ok=True)
+    datadir.prepare(obj["data_dir"])
     token = asyncio.run(run())
     click.echo("Use as 'Authorization: Bearer <token>'. It is shown only once:", err=True)
     click.echo(token)
@@ -285,7 +289,8 @@ def demo(obj: dict[str, Any], /, **kw: Any) -> None:
     if kw["log_level"] == "info":
         kw["log_level"] = "warning"  # the demo prints what matters itself
     settings = build_settings(obj["data_dir"], **kw)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    datadir.restrict_umask()
     asyncio.run(run_demo(settings))
 
 

@@ -81,6 +81,7 @@ class Settings:
     capture_window_ms: int = 500
     segment_seconds: float = 10.0
     log_level: str = "info"
+    log_format: str = "text"
     recording_notice: str = DEFAULT_NOTICE
 
     def __post_init__(self) -> None:
@@ -100,6 +101,8 @@ class Settings:
             raise SettingsError(
                 "still interval and segment length must be positive; capture window 0-5000 ms"
             )
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"log format must be text or json, got {self.log_format!r}")
         if self.invite_ttl_minutes <= 0 or self.session_hours <= 0:
             raise SettingsError("lifetimes must be positive")
 
