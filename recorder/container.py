@@ -196,6 +196,13 @@ class SegmentFile:
             self._index.close()
 
 
+def make_private_dirs(directory: Path) -> None:
+    """``mkdir -p`` with every created level 0700 (``parents=True`` would leave them to the umask)."""
+    missing = [p for p in (directory, *directory.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
 def _private_new_file(path: Path) -> int:
     """Create ``path`` (it must not exist) readable by this user only; return its descriptor."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)

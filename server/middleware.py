@@ -82,7 +82,7 @@ class AccessLogAndHeaders:
                 type(exc).__name__,
                 escape(scope["method"]),
                 escape(redact(scope["path"])),
-                exc_info=error_log.isEnabledFor(logging.DEBUG),
+                exc_info=exc if error_log.isEnabledFor(logging.DEBUG) else None,
             )
             if status == 0:  # nothing sent yet: answer properly
                 await self._internal_error(scope["path"], send_wrapper)
