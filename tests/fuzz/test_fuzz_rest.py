@@ -22,7 +22,7 @@ from server.params import query_int, strict_int
 from tests.fuzz import profiles  # noqa: F401 (selects the Hypothesis profile)
 from tests.support import LiveServer, live_server
 
-json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
 json_value = st.recursive(
     json_leaf,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
