@@ -35,6 +35,8 @@ from av.stream import Stream
 from recorder.bitstream import annexb_from_units, avc_decoder_config, to_avcc, vp8_size
 from recorder.timeline import AUDIO_CLOCK, VIDEO_CLOCK, Frame
 
+PRIVATE_FILE = 0o600  # recordings are confidential to the audit
+
 # format, file suffix
 FORMATS = {"VP8": ("webm", ".webm"), "H264": ("matroska", ".mkv")}
 # Small clusters bound what a crash can take from the open segment; the interleaving
@@ -110,8 +112,9 @@ class SegmentFile:
         self.index_path = directory / f"{segment_stem(seq)}.index.jsonl"
         self.video_frames = self.audio_frames = 0
         self.start_ns = self.end_ns = first.arrival_ns
-        self._index: TextIO = self.index_path.open("x", encoding="utf-8")
+        self._index: TextIO = open(_private_new_file(self.index_path), "w", encoding="utf-8")  # noqa: SIM115
         try:
+            os.close(_private_new_file(self.path))  # the muxer reopens it, keeping the mode
             self._container: OutputContainer = av.open(
                 str(self.path), "w", format=container_format, container_options=CONTAINER_OPTIONS
             )
@@ -191,6 +194,18 @@ class SegmentFile:
                 container.close()
         with contextlib.suppress(Exception):
             self._index.close()
+
+
+def make_private_dirs(directory: Path) -> None:
+    """``mkdir -p`` with every created level 0700 (``parents=True`` would leave them to the umask)."""
+    missing = [p for p in (directory, *directory.parents) if not p.exists()]
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
+def _private_new_file(path: Path) -> int:
+    """Create ``path`` (it must not exist) readable by this user only; return its descriptor."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
 
 
 def _video_stream(container: OutputContainer, params: VideoParams, keyframe: bytes) -> Stream:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recorder.bitstream import parameter_sets
-from recorder.container import FORMATS, SegmentFile, SegmentInfo, VideoParams, vp8_params
+from recorder.container import FORMATS, SegmentFile, SegmentInfo, VideoParams, make_private_dirs, vp8_params
 from recorder.timeline import AUDIO_CLOCK, VIDEO_CLOCK, Frame, Timeline, convert
 
 log = logging.getLogger(__name__)
@@ -271,6 +271,6 @@ class SegmentWriter:
 
 
 def _first_free_seq(directory: Path) -> int:
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(directory)
     taken = [int(m.group(1)) for p in directory.iterdir() if (m := SEGMENT_NAME.match(p.name))]
     return max(taken, default=0) + 1

@@ -115,7 +115,7 @@ class FileStore:
             current = current.parent
         for path in reversed(missing):
             with contextlib.suppress(FileExistsError):
-                path.mkdir()
+                path.mkdir(mode=0o700)
             _fsync_dir(path.parent)
 
     @staticmethod

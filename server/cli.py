@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,8 +12,10 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import datadir
 from server.db import org_repo, repo
 from server.db.engine import open_database
+from server.logging_setup import configure_logging
 from server.policy import OrgKind, Role
 from server.settings import DEFAULT_NOTICE, IceServer, Settings, SettingsError
 
@@ -192,6 +193,14 @@ def server_options(f: Any) -> Any:
             envvar=ENV + "LOG_LEVEL",
             type=click.Choice(["debug", "info", "warning", "error"]),
         ),
+        click.option(
+            "--log-format",
+            default="text",
+            show_default=True,
+            envvar=ENV + "LOG_FORMAT",
+            type=click.Choice(["text", "json"]),
+            help="Log lines as text, or one JSON object per line.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -203,12 +212,6 @@ def build_settings(data_dir: Path, **kw: Any) -> Settings:
         return Settings(data_dir=data_dir, **kw)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aioice").setLevel(logging.WARNING)
-    logging.getLogger("aiortc").setLevel(logging.WARNING)
 
 
 def uvicorn_config(settings: Settings) -> Any:
@@ -241,7 +244,8 @@ def serve(obj: dict[str, Any], /, **kw: Any) -> None:
     import uvicorn
 
     settings = build_settings(obj["data_dir"], **kw)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    datadir.restrict_umask()
     config = uvicorn_config(settings)
     click.echo(
         f"virtual-audit on {settings.scheme}://{settings.host}:{settings.port}/  (data: {settings.data_dir})"
@@ -263,7 +267,7 @@ def with_db(obj: dict[str, Any], work: Callable[[AsyncSession], Awaitable[T]]) -
         finally:
             await db.close()
 
-    obj["data_dir"].mkdir(parents=True, exist_ok=True)
+    datadir.prepare(obj["data_dir"])
     try:
         return asyncio.run(run())
     except (repo.Conflict, org_repo.OrgError, ValueError) as exc:
@@ -386,7 +390,8 @@ def demo(obj: dict[str, Any], /, **kw: Any) -> None:
     if kw["log_level"] == "info":
         kw["log_level"] = "warning"  # the demo prints what matters itself
     settings = build_settings(obj["data_dir"], **kw)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    datadir.restrict_umask()
     asyncio.run(run_demo(settings))
 
 

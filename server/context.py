@@ -14,6 +14,7 @@ from server.media.hub import Hub
 from server.photos import PhotoIntake
 from server.recording import Recorders
 from server.settings import Settings
+from server.signaling.ratelimit import LedgerThrottle
 from server.signaling.registry import Sockets
 
 
@@ -29,6 +30,8 @@ class AppContext:
     photos: PhotoIntake
     # Verifying an uploaded package holds its ledger in memory: at most two at once.
     verifications: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    invite_base: str = ""  # see server/invite_links.py
+    ledger_throttle: LedgerThrottle = field(default_factory=LedgerThrottle)
 
 
 def ctx(conn: HTTPConnection) -> AppContext:

@@ -13,6 +13,7 @@ import uvicorn
 import websockets
 from sqlalchemy import select
 
+from server import datadir
 from server.checklists import builtin_templates
 from server.cli import uvicorn_config
 from server.db import org_repo, repo
@@ -33,7 +34,7 @@ CAMERA_LABEL = "Simulated camera"
 
 async def prepare(settings: Settings) -> tuple[str, str]:
     """Make sure the demo auditor and audit exist; return (audit id, a fresh invite token)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(settings.data_dir)
     db = await open_database(settings.database_url)
     try:
         async with db.session() as s:

@@ -95,6 +95,7 @@ class Settings:
     capture_window_ms: int = 500
     segment_seconds: float = 10.0
     log_level: str = "info"
+    log_format: str = "text"
     recording_notice: str = DEFAULT_NOTICE
     photo_max_pixels: int = 50_000_000
     photo_max_side: int = 16384
@@ -118,6 +119,8 @@ class Settings:
             raise SettingsError(
                 "still interval and segment length must be positive; capture window 0-5000 ms"
             )
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"log format must be text or json, got {self.log_format!r}")
         if self.invite_ttl_minutes <= 0 or self.session_hours <= 0:
             raise SettingsError("lifetimes must be positive")
         if not 1 <= self.photo_max_pixels <= DECODER_PIXEL_CEILING or not 1 <= self.photo_max_side <= 65535:

@@ -91,8 +91,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audits/{audit_id}/evidence"): VIEW,
     ("POST", "/api/audits/{audit_id}/captures"): RUN,
     ("GET", "/api/audits/{audit_id}/recording"): VIEW,
-    ("GET", "/api/audits/{audit_id}/recording/{seq:int}"): audit_rule(SIGNED_IN, 410),  # row, no file
-    ("GET", "/api/audits/{audit_id}/recording/{seq:int}/index"): audit_rule(SIGNED_IN, 410),
+    ("GET", "/api/audits/{audit_id}/recording/{seq}"): audit_rule(SIGNED_IN, 410),  # row, no file
+    ("GET", "/api/audits/{audit_id}/recording/{seq}/index"): audit_rule(SIGNED_IN, 410),
     ("GET", "/api/evidence/{evidence_id}"): VIEW,
     ("GET", "/api/evidence/{evidence_id}/image"): VIEW,
     ("POST", "/api/evidence/{evidence_id}/annotations"): RUN,
@@ -211,6 +211,7 @@ def fill(path: str, item: dict[str, Any], parties: Parties) -> str:
         "{evidence_id}": item["photo"]["id"],
         "{invite_id}": item["invite"]["id"],
         "{seq:int}": "0",
+        "{seq}": "0",
         "{key}": item["checkpoint"] if "templates" not in path else "container-7-point",
         "{org_id}": parties.org_ids["Importer Two"],
         "{user_id}": "no-such-user",

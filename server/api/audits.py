@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from server import invite_links
 from server.access import granted, require, require_actor
 from server.api.common import read_json, text_field
 from server.context import ctx
@@ -76,9 +77,7 @@ async def get_audit(request: Request) -> Response:
 
 
 def join_url(request: Request, token: str) -> str:
-    """The staff link; from configuration when set (never trusted from the Host header alone)."""
-    base = ctx(request).settings.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}/join/{token}"
+    return invite_links.join_url(ctx(request).invite_base, token)
 
 
 def invite_json(invite: Invite) -> dict[str, Any]:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 
+from server import safejson
 from server.errors import ApiError
+from server.params import declared_length
 
 MAX_JSON_BYTES = 64 * 1024
 
 
 async def read_json(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, refusing oversized or malformed bodies."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_JSON_BYTES:
+    declared = declared_length(request)
+    if declared is not None and declared > MAX_JSON_BYTES:
         raise ApiError(413, "too_large", f"request body over {MAX_JSON_BYTES} bytes")
     body = b""
     async for chunk in request.stream():
@@ -33,9 +34,9 @@ async def read_json(request: Request) -> dict[str, Any]:
 def json_object(body: bytes) -> dict[str, Any]:
     """Parse a body that must be a JSON object, or raise a 400 that says why."""
     try:
-        obj = json.loads(body)
-    except ValueError as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from exc
+        obj = safejson.loads(body)
+    except safejson.JsonError as exc:
+        raise ApiError(400, "bad_json", f"body is {exc}") from exc
     if not isinstance(obj, dict):
         raise ApiError(400, "bad_json", "body must be a JSON object")
     return obj

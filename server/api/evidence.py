@@ -15,6 +15,7 @@ from server.context import ctx
 from server.db import evidence_repo
 from server.errors import ApiError
 from server.evidence_service import capture_evidence
+from server.params import path_int, query_int
 from server.policy import Action
 from server.views import evidence_json, segment_json
 
@@ -34,22 +35,13 @@ def _time_param(request: Request, name: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _int_param(request: Request, name: str, default: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 0 <= int(raw) <= high:
-        raise ApiError(400, "invalid", f"'{name}' must be a whole number from 0 to {high}")
-    return int(raw)
-
-
 async def list_evidence(request: Request) -> Response:
     audit = (await granted(request, Action.VIEW_EVIDENCE)).audit
     kind = request.query_params.get("kind")
     if kind is not None and kind not in KINDS:
         raise ApiError(400, "invalid", f"'kind' must be one of {', '.join(KINDS)}")
-    limit = max(1, _int_param(request, "limit", 100, MAX_PAGE))
-    cursor = _int_param(request, "cursor", 0, 2**31)
+    limit = max(1, query_int(request, "limit", 100, 0, MAX_PAGE))
+    cursor = query_int(request, "cursor", 0, 0, 2**31)
     async with ctx(request).db.session() as s:
         rows = await evidence_repo.list_evidence(
             s,
@@ -113,9 +105,9 @@ async def recording(request: Request) -> Response:
 
 async def segment_file(request: Request) -> Response:
     g = await granted(request, Action.VIEW_EVIDENCE)
-    seq = request.path_params["seq"]
+    seq = path_int(request, "seq", "closed segment")
     async with ctx(request).db.session() as s:
-        row = await evidence_repo.get_segment(s, g.audit.id, seq) if seq < 2**31 else None
+        row = await evidence_repo.get_segment(s, g.audit.id, seq)
     if row is None:
         raise ApiError(404, "not_found", "no such closed segment")
     index = request.url.path.endswith("/index")
@@ -136,8 +128,8 @@ routes = [
     Route("/api/audits/{audit_id}/evidence", list_evidence, methods=["GET"]),
     Route("/api/audits/{audit_id}/captures", create_capture, methods=["POST"]),
     Route("/api/audits/{audit_id}/recording", recording, methods=["GET"]),
-    Route("/api/audits/{audit_id}/recording/{seq:int}", segment_file, methods=["GET"]),
-    Route("/api/audits/{audit_id}/recording/{seq:int}/index", segment_file, methods=["GET"]),
+    Route("/api/audits/{audit_id}/recording/{seq}", segment_file, methods=["GET"]),
+    Route("/api/audits/{audit_id}/recording/{seq}/index", segment_file, methods=["GET"]),
     Route("/api/evidence/{evidence_id}", get_evidence, methods=["GET"]),
     Route("/api/evidence/{evidence_id}/image", evidence_image, methods=["GET"]),
 ]

@@ -15,6 +15,7 @@ from server.context import ctx
 from server.db import ledger_repo
 from server.errors import ApiError
 from server.ledger_service import head_json
+from server.params import strict_int
 from server.policy import Action
 
 
@@ -63,10 +64,10 @@ async def inclusion(request: Request) -> Response:
 
 
 def _size(request: Request, name: str) -> int:
-    raw = request.query_params.get(name, "")
-    if not raw.isdigit():
+    value = strict_int(request.query_params.get(name, ""))
+    if value is None:
         raise ApiError(400, "invalid", f"'{name}' must be a tree size")
-    return int(raw)
+    return value
 
 
 async def consistency(request: Request) -> Response:

@@ -10,6 +10,7 @@ from server.access import AccessAction, granted, log_access
 from server.context import ctx
 from server.db import evidence_repo
 from server.errors import ApiError
+from server.params import path_int
 from server.policy import Action
 from server.replay import playable_segment, replay_manifest
 
@@ -22,10 +23,10 @@ async def replay(request: Request) -> Response:
 
 async def replay_segment(request: Request) -> Response:
     g = await granted(request, Action.VIEW_EVIDENCE)
-    seq = request.path_params["seq"]
+    seq = path_int(request, "seq", "segment")
     app = ctx(request)
     async with app.db.session() as s:
-        row = await evidence_repo.get_segment(s, g.audit.id, seq) if seq < 2**31 else None
+        row = await evidence_repo.get_segment(s, g.audit.id, seq)
     if row is None:
         raise ApiError(404, "not_found", "no such segment")
     await log_access(request, g, AccessAction.VIEW_RECORDING, f"segment {row.seq} (replay)")

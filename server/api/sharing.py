@@ -14,6 +14,7 @@ from server.context import ctx
 from server.db import access_repo, org_repo, repo
 from server.db.models import AccessRecord, Organisation, Share
 from server.errors import ApiError
+from server.params import query_int
 from server.policy import Action, OrgKind, Role
 from server.views import iso
 
@@ -123,11 +124,9 @@ def access_json(row: AccessRecord) -> dict[str, Any]:
 async def access_log(request: Request) -> Response:
     """Who read this audit's evidence or shared it, newest first."""
     audit = (await granted(request, Action.VIEW_ACCESS_LOG)).audit
-    raw = request.query_params.get("cursor", "")
-    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise ApiError(400, "invalid", "'cursor' must be the 'next' value of the previous page")
+    cursor = query_int(request, "cursor", 0, 0, 2**62)
     async with ctx(request).db.session() as s:
-        rows = await access_repo.access_log(s, audit.id, int(raw or 0), access_repo.PAGE + 1)
+        rows = await access_repo.access_log(s, audit.id, cursor, access_repo.PAGE + 1)
     more = len(rows) > access_repo.PAGE
     rows = rows[: access_repo.PAGE]
     return JSONResponse({"items": [access_json(r) for r in rows], "next": str(rows[-1].id) if more else None})

@@ -22,10 +22,12 @@ from server.context import ctx
 from server.db import evidence_repo, repo, walkthrough_repo
 from server.db.models import Audit, Invite
 from server.errors import ApiError
+from server.params import declared_length
 from server.views import evidence_json, iso
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
 UPLOAD_PROBE_BYTES = 4 * 1024 * 1024
+MAX_CHECKPOINT_CHARS = 100
 
 
 async def require_invite(request: Request, *, writes: bool = True) -> tuple[Invite, Audit]:
@@ -58,6 +60,14 @@ def _float(form: Any, name: str, low: float, high: float) -> float | None:
     return value
 
 
+def _checkpoint(raw: Any) -> str | None:
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str) or len(raw) > MAX_CHECKPOINT_CHARS:
+        raise ApiError(422, "invalid", f"'checkpoint' must be at most {MAX_CHECKPOINT_CHARS} characters")
+    return raw
+
+
 def _device_time(raw: Any) -> dt.datetime | None:
     if raw in (None, ""):
         return None
@@ -74,8 +84,8 @@ async def upload_photo(request: Request) -> Response:
     invite, audit = await require_invite(request)
     app = ctx(request)
     app.photos.admit(invite.id)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_PHOTO_BYTES + 64 * 1024:
+    declared = declared_length(request)
+    if declared is not None and declared > MAX_PHOTO_BYTES + 64 * 1024:
         raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
     async with request.form(max_files=1, max_fields=20, max_part_size=MAX_PHOTO_BYTES + 1) as form:
         upload = form.get("file")
@@ -84,7 +94,7 @@ async def upload_photo(request: Request) -> Response:
         data = await upload.read(MAX_PHOTO_BYTES + 1)
         if len(data) > MAX_PHOTO_BYTES:
             raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
-        checkpoint = str(form.get("checkpoint") or "") or audit.current_checkpoint
+        checkpoint = _checkpoint(form.get("checkpoint")) or audit.current_checkpoint
         device_time = _device_time(form.get("device_time"))
         lat, lon = _float(form, "lat", -90, 90), _float(form, "lon", -180, 180)
         accuracy = _float(form, "accuracy", 0, 1e7)

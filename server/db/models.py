@@ -233,12 +233,14 @@ class Consent(Base):
     """A participant accepted the recording notice (ISO 19011: permission before recording)."""
 
     __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_audit_actor_device", "audit_id", "actor", "device_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
     actor: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(20))
     notice_sha256: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the staff page's, if sent
     accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 

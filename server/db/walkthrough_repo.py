@@ -91,10 +91,17 @@ async def add_consent(s: AsyncSession, **fields: Any) -> Consent:
     return row
 
 
-async def has_consent(s: AsyncSession, audit_id: str, actor: str, notice_sha256: str) -> bool:
+async def has_consent(
+    s: AsyncSession, audit_id: str, actor: str, notice_sha256: str, device_id: str | None = None
+) -> bool:
+    """Has this person (on this device, when the device is known) accepted this notice?"""
+    device = Consent.device_id.is_(None) if device_id is None else Consent.device_id == device_id
     rows = await s.execute(
         select(Consent.id).where(
-            Consent.audit_id == audit_id, Consent.actor == actor, Consent.notice_sha256 == notice_sha256
+            Consent.audit_id == audit_id,
+            Consent.actor == actor,
+            Consent.notice_sha256 == notice_sha256,
+            device,
         )
     )
     return rows.first() is not None

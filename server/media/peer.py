@@ -26,6 +26,7 @@ from aiortc import (
 from aiortc import sdp as aiortc_sdp
 from aiortc.sdp import candidate_from_sdp
 
+from server.media.candidates import MAX_CANDIDATES, CandidateRefused, checked
 from server.media.frames import FrameSink
 from server.media.hub import Room
 from server.media.tap import ReceiverTap, on_keyframe_request
@@ -49,22 +50,38 @@ class PeerSession:
     pc: RTCPeerConnection
     taps: list[ReceiverTap] = field(default_factory=list)
     video_codec: str | None = None
+    candidates: int = 0
 
-    async def add_candidate(self, candidate: dict[str, object] | None) -> None:
+    async def add_candidate(self, candidate: dict[str, object] | None, allow_loopback: bool = False) -> None:
+        """Add a trickled candidate; :class:`CandidateRefused` for one too many or a refused address."""
         if candidate is None or not candidate.get("candidate"):
             with contextlib.suppress(ValueError):
                 await self.pc.addIceCandidate(None)
             return
-        text = str(candidate["candidate"])
-        parsed: RTCIceCandidate = candidate_from_sdp(text.removeprefix("candidate:"))
-        mid = candidate.get("sdpMid")
-        index = candidate.get("sdpMLineIndex")
-        parsed.sdpMid = str(mid) if mid is not None else None
-        parsed.sdpMLineIndex = int(index) if isinstance(index, int) else None
-        await self.pc.addIceCandidate(parsed)
+        if self.candidates >= MAX_CANDIDATES:
+            raise CandidateRefused(
+                "too_many_candidates", f"at most {MAX_CANDIDATES} candidates per connection; send a new offer"
+            )
+        self.candidates += 1
+        parsed = parse_candidate(candidate)
+        await self.pc.addIceCandidate(await checked(parsed, allow_loopback))
 
     async def close(self) -> None:
         await self.pc.close()
+
+
+def parse_candidate(candidate: dict[str, object]) -> RTCIceCandidate:
+    """aiortc's candidate from the browser's ``{candidate, sdpMid, sdpMLineIndex}``; ValueError if bad."""
+    text = str(candidate["candidate"])
+    try:
+        parsed: RTCIceCandidate = candidate_from_sdp(text.removeprefix("candidate:"))
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a candidate line ({type(exc).__name__})") from exc
+    mid = candidate.get("sdpMid")
+    index = candidate.get("sdpMLineIndex")
+    parsed.sdpMid = str(mid) if mid is not None else None
+    parsed.sdpMLineIndex = int(index) if isinstance(index, int) else None
+    return parsed
 
 
 def rtc_configuration(ice_servers: tuple[IceServer, ...]) -> RTCConfiguration:

@@ -22,15 +22,18 @@ from server.db.access_repo import facts as access_facts
 from server.db.models import Audit
 from server.errors import ApiError
 from server.evidence_service import capture_evidence
+from server.logging_setup import escape
+from server.media.candidates import CandidateRefused, loopback_only
 from server.media.hub import Participant, Room
 from server.media.peer import OfferError, PeerSession, answer
 from server.policy import Action, Actor, Decision, decide
 from server.signaling import messages as m
+from server.signaling.outbox import Outbox, SlowReader
+from server.signaling.ratelimit import MessageLimits
 from server.views import evidence_json
 
 log = logging.getLogger(__name__)
 
-OUTBOX_SIZE = 64
 JOIN_TIMEOUT_S = 15.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -38,6 +41,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_AUDIT_CLOSED = 4409
 CLOSE_TOO_SLOW = 4008
 CLOSE_JOIN_TIMEOUT = 4408
+CLOSE_INTERNAL = 1011
 
 
 class Refused(Exception):
@@ -63,15 +67,21 @@ class Connection:
         self.invite_id: str | None = None
         self.may_run = False
         self.closed = False
-        self.outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_SIZE)
+        self.outbox = Outbox()
+        self.limits = MessageLimits()
         self.participant: Participant | None = None
         self.room: Room | None = None
         self.peer: PeerSession | None = None
         self.actor = ""
+        self.device: str | None = None
+        self.join_logged = False
         self.consented = False
+        self.refused = False
         self.location: dict[str, float] | None = None
         self.notice_sha256 = hashlib.sha256(app.settings.recording_notice.encode("utf-8")).hexdigest()
+        self.allow_loopback = loopback_only(app.settings.host)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.closing: asyncio.Task[None] | None = None
         self.writer = asyncio.create_task(self._write())
 
     @property
@@ -85,21 +95,33 @@ class Connection:
 
     async def disconnect(self, code: int, reason: str, notice: dict[str, Any]) -> None:
         """End this participant's session from outside (revocation, completion): say why, close."""
-        with contextlib.suppress(asyncio.QueueFull):
+        with contextlib.suppress(SlowReader):
             self.outbox.put_nowait(notice)
         await self.close()
         with contextlib.suppress(Exception):
             await self.ws.close(code, reason)
 
     async def send(self, message: dict[str, Any]) -> None:
+        """Reply to this client; waits while its outbox is full (:class:`SlowReader` if it stays full)."""
+        await self.outbox.put(message)
+
+    async def push(self, message: dict[str, Any]) -> None:
+        """A message from elsewhere (the room, another participant): never waits."""
         try:
             self.outbox.put_nowait(message)
-        except asyncio.QueueFull:
-            # A client that reads nothing for 64 messages is gone: drop it rather than grow.
-            log.warning("signaling client too slow, closing")
-            self.writer.cancel()
-            with contextlib.suppress(Exception):
-                await self.ws.close(CLOSE_TOO_SLOW)
+        except SlowReader as exc:
+            self.drop_slow_reader(exc)
+
+    def drop_slow_reader(self, exc: SlowReader) -> None:
+        if self.closing is not None:
+            return
+        log.warning("signaling client stopped reading (%s); closing with %d", exc, CLOSE_TOO_SLOW)
+        self.writer.cancel()
+        self.closing = asyncio.create_task(self._close_socket(CLOSE_TOO_SLOW))
+
+    async def _close_socket(self, code: int) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code)
 
     async def _write(self) -> None:
         while (message := await self.outbox.get()) is not None:
@@ -111,21 +133,52 @@ class Connection:
     async def run(self) -> None:
         while True:
             try:
-                if self.participant is None:
-                    text = await asyncio.wait_for(self.ws.receive_text(), JOIN_TIMEOUT_S)
-                else:
-                    text = await self.ws.receive_text()
-            except TimeoutError as exc:
-                raise Refused(
-                    CLOSE_JOIN_TIMEOUT, "join_timeout", f"send 'join' within {JOIN_TIMEOUT_S:.0f} s"
-                ) from exc
-            except KeyError:  # a binary frame
-                await self.send(m.error("bad_json", "binary frames are not accepted"))
-                continue
-            try:
-                await self.handle(m.parse(text))
-            except m.MessageError as exc:
-                await self.send(m.error(exc.code, exc.message))
+                text = await self.receive()
+            except RuntimeError:
+                if self.closing is not None:  # closed as a slow reader from another task
+                    return
+                raise
+            if text is not None:
+                await self.dispatch(text)
+
+    async def receive(self) -> str | None:
+        """The next text frame; None for a binary frame (answered with an error)."""
+        try:
+            if self.participant is None:
+                return await asyncio.wait_for(self.ws.receive_text(), JOIN_TIMEOUT_S)
+            return await self.ws.receive_text()
+        except TimeoutError as exc:
+            raise Refused(
+                CLOSE_JOIN_TIMEOUT, "join_timeout", f"send 'join' within {JOIN_TIMEOUT_S:.0f} s"
+            ) from exc
+        except KeyError:  # a binary frame
+            await self.answer_malformed(m.error("bad_json", "binary frames are not accepted"))
+            return None
+
+    async def dispatch(self, text: str) -> None:
+        """Parse, rate-limit and handle one frame; every refusal is an `error` reply."""
+        try:
+            msg = m.parse(text)
+        except m.MessageError as exc:
+            await self.answer_malformed(m.error(exc.code, exc.message))
+            return
+        # The first join is free: a socket joins once, and it is not the client's to budget.
+        first_join = isinstance(msg, m.Join) and self.participant is None
+        wait = 0.0 if first_join else self.limits.wait(message_type(msg))
+        if wait > 0:
+            await self.send(m.rate_limited(wait))
+            return
+        try:
+            await self.handle(msg)
+        except m.MessageError as exc:
+            await self.send(m.error(exc.code, exc.message))
+        except CandidateRefused as exc:
+            await self.send(m.error(exc.code, exc.message))
+
+    async def answer_malformed(self, reply: dict[str, Any]) -> None:
+        """Send ``reply`` to a frame that is no message, or ``rate_limited`` past that allowance."""
+        wait = self.limits.wait("malformed")
+        await self.send(m.rate_limited(wait) if wait > 0 else reply)
 
     async def handle(self, msg: m.Message) -> None:
         if isinstance(msg, m.Ping):
@@ -144,8 +197,10 @@ class Connection:
             if self.peer is None:
                 raise m.MessageError("invalid", "send an offer before candidates")
             try:
-                await self.peer.add_candidate(msg.candidate)
-            except (ValueError, IndexError) as exc:
+                await self.peer.add_candidate(msg.candidate, self.allow_loopback)
+            except CandidateRefused:
+                raise
+            except ValueError as exc:
                 raise m.MessageError("invalid", f"bad candidate: {exc}") from exc
         elif isinstance(msg, m.Capture):
             self.start_capture(msg)
@@ -159,14 +214,12 @@ class Connection:
         if self.participant is not None:
             raise m.MessageError("invalid", "already joined")
         role, name, actor = await self.identify(msg)
-        self.actor = actor
-        participant = Participant(str(uuid.uuid4()), role, name, self.send, lang=msg.lang)
+        self.actor, self.device = actor, msg.device
+        participant = Participant(str(uuid.uuid4()), role, name, self.push, lang=msg.lang)
         room = self.app.hub.room(self.audit.id)
         self.participant, self.room = participant, room
-        async with self.app.db.session() as s:
-            await repo.record_event(
-                s, self.audit.id, "join", actor, {"role": role, "participant": participant.id}
-            )
+        self.consented = await self.has_consented(actor)
+        await self.log_join(role, participant.id)
         await self.send(
             {
                 "type": "welcome",
@@ -179,14 +232,12 @@ class Connection:
                 "participants": [p.public() for p in room.participants.values()],
                 "ice_servers": self.app.settings.ice_servers_json(),
                 "consent": {
-                    "required": not await self.has_consented(actor),
+                    "required": not self.consented,
                     "notice": self.app.settings.recording_notice,
                     "notice_sha256": self.notice_sha256,
                 },
             }
         )
-        async with self.app.db.session() as s:
-            self.consented = await walkthrough_repo.has_consent(s, self.audit.id, actor, self.notice_sha256)
         await room.add(participant)
         await self.send(room.media_message())
         template = walkthrough.template_of(self.audit)
@@ -196,6 +247,23 @@ class Connection:
                 await self.send(walkthrough.staff_message(template, key, msg.lang))
             else:
                 await self.send(walkthrough.auditor_message(template, key))
+
+    async def log_join(self, role: str, participant_id: str) -> None:
+        """Ledger entry for this join, unless this person's reconnects are being coalesced.
+
+        A join held back also holds back its leave; the next join that is written says how
+        many join/leave pairs were not, so a reconnect loop cannot fill the ledger.
+        """
+        held = self.app.ledger_throttle.admit(self.audit.id, self.actor, "join")
+        if held is None:
+            log.info("reconnects of %s to audit %s coalesced", escape(self.actor), self.audit.id)
+            return
+        data: dict[str, Any] = {"role": role, "participant": participant_id}
+        if held:
+            data["reconnects_not_logged"] = held
+        async with self.app.db.session() as s:
+            await repo.record_event(s, self.audit.id, "join", self.actor, data)
+        self.join_logged = True
 
     async def identify(self, msg: m.Join) -> tuple[str, str, str]:
         """(role, display name, actor for the event log) of whoever is joining.
@@ -238,17 +306,38 @@ class Connection:
 
     async def has_consented(self, actor: str) -> bool:
         async with self.app.db.session() as s:
-            return await walkthrough_repo.has_consent(s, self.audit.id, actor, self.notice_sha256)
+            return await walkthrough_repo.has_consent(
+                s, self.audit.id, actor, self.notice_sha256, self.device
+            )
 
     async def consent(self, msg: m.Consent) -> None:
-        """Log that this participant accepted (or refused) the recording notice."""
+        """Log that this participant accepted (or refused) the recording notice.
+
+        Once per person and device: a consent already on record (this socket or an earlier
+        one from the same device) is acknowledged without a new row or ledger entry.
+        """
         assert self.participant is not None
         if not msg.accepted:
-            self.consented = False
-            async with self.app.db.session() as s:
-                await repo.record_event(s, self.audit.id, "consent-refused", self.actor, {})
-            await self.send({"type": "consent-recorded", "accepted": False})
+            await self.refuse_consent()
+        elif not self.consented and not await self.has_consented(self.actor):
+            await self.record_consent(msg.location)
+        self.consented, self.refused = msg.accepted, not msg.accepted
+        await self.send({"type": "consent-recorded", "accepted": msg.accepted})
+
+    async def refuse_consent(self) -> None:
+        if self.refused:  # said already on this socket
             return
+        held = self.app.ledger_throttle.admit(self.audit.id, self.actor, "consent-refused")
+        if held is None:
+            return
+        async with self.app.db.session() as s:
+            data = {"device": self.device} | ({"repeats_not_logged": held} if held else {})
+            await repo.record_event(s, self.audit.id, "consent-refused", self.actor, data)
+
+    async def record_consent(self, location: dict[str, float] | None) -> None:
+        assert self.participant is not None
+        if self.app.ledger_throttle.admit(self.audit.id, self.actor, "consent") is None:
+            raise m.MessageError("rate_limited", "too many consents from this invite; try again in a minute")
         async with self.app.db.session() as s:
             await walkthrough_repo.add_consent(
                 s,
@@ -256,18 +345,17 @@ class Connection:
                 actor=self.actor,
                 role=self.participant.role,
                 notice_sha256=self.notice_sha256,
-                location=msg.location,
+                device_id=self.device,
+                location=location,
             )
             await repo.record_event(
                 s,
                 self.audit.id,
                 "consent",
                 self.actor,
-                {"notice_sha256": self.notice_sha256, "location": msg.location},
+                {"notice_sha256": self.notice_sha256, "location": location, "device": self.device},
             )
-        self.consented = True
-        self.location = msg.location
-        await self.send({"type": "consent-recorded", "accepted": True})
+        self.location = location
 
     def require_run(self, what: str) -> None:
         """Directing and recording need the policy's RUN (the lead and assigned auditors)."""
@@ -291,7 +379,7 @@ class Connection:
         else:
             out = {"type": "photo-request", "request_id": str(uuid.uuid4()), "checkpoint": msg.checkpoint}
         for p in staff:
-            await p.send(out)
+            await p.send(out)  # their push: never waits for a slow phone
 
     async def fresh_audit(self) -> Audit:
         async with self.app.db.session() as s:
@@ -315,9 +403,9 @@ class Connection:
                 self.app, self.audit_id, msg.checkpoint, self.actor, requester=self.participant.id
             )
         except ApiError as exc:
-            await self.send(m.error(exc.code, exc.message) | {"request_id": msg.request_id})
+            await self.push(m.error(exc.code, exc.message) | {"request_id": msg.request_id})
             return
-        await self.send({"type": "evidence", "request_id": msg.request_id, "item": evidence_json(row)})
+        await self.push({"type": "evidence", "request_id": msg.request_id, "item": evidence_json(row)})
 
     async def close(self) -> None:
         """Leave the room and stop the writer; safe to call more than once."""
@@ -331,15 +419,17 @@ class Connection:
             await self.peer.close()
         if self.participant is not None and self.room is not None:
             await self.app.hub.leave(self.audit.id, self.participant.id)
+        if self.participant is not None and self.join_logged:
             with contextlib.suppress(Exception):
                 async with self.app.db.session() as s:
                     await repo.record_event(
                         s, self.audit.id, "leave", self.participant.role, {"participant": self.participant.id}
                     )
-        with contextlib.suppress(asyncio.QueueFull):
-            self.outbox.put_nowait(None)
+        self.outbox.finish()
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(self.writer, 1.0)
+        if self.closing is not None:
+            await self.closing
 
 
 async def admit(ws: WebSocket, app: AppContext, audit_id: str) -> tuple[Audit | None, Actor | None]:
@@ -384,19 +474,29 @@ async def audit_socket(ws: WebSocket) -> None:
     try:
         await conn.run()
     except Refused as exc:
-        await conn.send(m.error(exc.code, exc.message))
+        await conn.push(m.error(exc.code, exc.message))
         await conn.close()
         conn = None  # type: ignore[assignment]
         with contextlib.suppress(Exception):
             await ws.close(exc.close_code, exc.message)
     except WebSocketDisconnect:
         pass
+    except SlowReader as exc:
+        conn.drop_slow_reader(exc)
+    except Exception as exc:  # a bug, not the client's doing: one line, and the socket closes
+        log.error("signaling socket failed: %s: %s", type(exc).__name__, escape(exc))
+        conn.closing = conn.closing or asyncio.create_task(conn._close_socket(CLOSE_INTERNAL))
     finally:
         if conn is not None:
             await conn.close()
             if ws.client_state != WebSocketState.DISCONNECTED:
                 with contextlib.suppress(Exception):
                     await ws.close()
+
+
+def message_type(msg: m.Message) -> str:
+    """The rate-limit class of a message: candidates have their own allowance."""
+    return "candidate" if isinstance(msg, m.Candidate) else "message"
 
 
 async def _refuse(ws: WebSocket, exc: Refused) -> None:

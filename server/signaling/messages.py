@@ -5,16 +5,20 @@ Pure functions, no I/O: the WebSocket endpoint feeds text in and sends what come
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from server import safejson
+
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_SDP_CHARS = 60 * 1024
 MAX_CANDIDATE_CHARS = 1024
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+MAX_MID_CHARS = 32
+MAX_MLINE_INDEX = 255
+_LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+_DEVICE = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 class MessageError(ValueError):
@@ -31,6 +35,7 @@ class Join:
     token: str | None
     lang: str | None
     client: str | None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,9 +110,13 @@ def _bool(obj: dict[str, Any], key: str) -> bool:
 
 def _join(obj: dict[str, Any]) -> Join:
     lang = _str(obj, "lang", 35, required=False)
-    if lang is not None and not _LANG.match(lang):
+    if lang is not None and not _LANG.fullmatch(lang):
         raise MessageError("invalid", "'lang' must be a language tag such as 'zh' or 'vi-VN'")
-    return Join(_str(obj, "token", 200, required=False), lang, _str(obj, "client", 200, required=False))
+    device = _str(obj, "device", 64, required=False)
+    if device is not None and not _DEVICE.fullmatch(device):
+        raise MessageError("invalid", "'device' must be 8-64 letters, digits, '.', '_' or '-'")
+    token, client = _str(obj, "token", 200, required=False), _str(obj, "client", 200, required=False)
+    return Join(token, lang, client, device)
 
 
 def _candidate(obj: dict[str, Any]) -> Candidate:
@@ -124,10 +133,12 @@ def _candidate(obj: dict[str, Any]) -> Candidate:
     if not isinstance(text, str) or len(text) > MAX_CANDIDATE_CHARS:
         raise MessageError("invalid", "'candidate.candidate' must be a candidate line")
     mid, index = cand.get("sdpMid"), cand.get("sdpMLineIndex")
-    if mid is not None and not isinstance(mid, str):
-        raise MessageError("invalid", "'candidate.sdpMid' must be a string")
-    if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
-        raise MessageError("invalid", "'candidate.sdpMLineIndex' must be a non-negative integer")
+    if mid is not None and (not isinstance(mid, str) or len(mid) > MAX_MID_CHARS):
+        raise MessageError("invalid", f"'candidate.sdpMid' must be a string of at most {MAX_MID_CHARS}")
+    if index is not None and (
+        not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= MAX_MLINE_INDEX
+    ):
+        raise MessageError("invalid", f"'candidate.sdpMLineIndex' must be an integer 0-{MAX_MLINE_INDEX}")
     if mid is None and index is None:
         raise MessageError("invalid", "a candidate needs 'sdpMid' or 'sdpMLineIndex'")
     return Candidate({"candidate": text, "sdpMid": mid, "sdpMLineIndex": index})
@@ -208,9 +219,9 @@ def parse(text: str | bytes) -> Message:
     if size > MAX_MESSAGE_BYTES:
         raise MessageError("too_large", f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
-        obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MessageError("bad_json", f"message is not valid JSON: {exc}") from exc
+        obj = safejson.loads(text)
+    except safejson.JsonError as exc:
+        raise MessageError("bad_json", f"message is {exc}") from exc
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
         raise MessageError("bad_json", "message must be a JSON object with a string 'type'")
     parser = _PARSERS.get(obj["type"])
@@ -221,3 +232,11 @@ def parse(text: str | bytes) -> Message:
 
 def error(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message}
+
+
+def rate_limited(wait_s: float) -> dict[str, Any]:
+    """The answer to a message over the socket's rate limit; the socket stays open."""
+    retry_ms = max(1, round(wait_s * 1000))
+    return error("rate_limited", f"too many messages; this one was not handled, retry in {retry_ms} ms") | {
+        "retry_after_ms": retry_ms
+    }

@@ -49,3 +49,23 @@ export function currentLocation() {
     );
   });
 }
+
+const DEVICE_KEY = 'vaudit.device';
+
+/**
+ * A random id for this browser, kept in localStorage: the server records consent once per
+ * person and device, so a phone that reconnects is not asked (or logged) again.
+ */
+export function deviceId() {
+  try {
+    let id = localStorage.getItem(DEVICE_KEY);
+    if (!id || !/^[A-Za-z0-9._-]{8,64}$/.test(id)) {
+      const bytes = crypto.getRandomValues(new Uint8Array(16));
+      id = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+      localStorage.setItem(DEVICE_KEY, id);
+    }
+    return id;
+  } catch {
+    return null; // storage disabled: consent is then asked on every join
+  }
+}

@@ -3,7 +3,7 @@
 // (the current step, "point here", "take a photo"). Recovers from network trouble by itself.
 
 import { Camera } from './camera.js';
-import { currentLocation } from './consent.js';
+import { currentLocation, deviceId } from './consent.js';
 import { $, readConfig, setBadge, setPressed } from './dom.js';
 import { CapturedFlash } from './flash.js';
 import { InstructionCard } from './instruction.js';
@@ -314,6 +314,8 @@ function joinMessage() {
   const message = { type: 'join', token: config.token, client: navigator.userAgent.slice(0, 200) };
   const lang = joinLanguage();
   if (lang) message.lang = lang;
+  const device = deviceId();
+  if (device) message.device = device;
   return message;
 }
 
