@@ -34,6 +34,7 @@ from server.media.hub import Hub
 from server.media.tap import check_internals
 from server.pages import routes as page_routes
 from server.recording import Recorders
+from server.recovery import recover_at_start
 from server.settings import Settings
 from server.signaling.endpoint import routes as ws_routes
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> Starlette:
         attach = recorders.attach if settings.record else None
         hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=attach)
         signer = await LedgerSigner.open(db, settings.data_dir)
+        await recover_at_start(db, recorders.store, settings.quarantine_dir, signer)
         app.state.ctx = AppContext(
             settings=settings, db=db, hub=hub, recorders=recorders, signer=signer, templates=make_templates()
         )

@@ -26,12 +26,14 @@ from typing import Any
 import numpy as np
 
 from recorder import FileStore, SegmentInfo, SegmentWriter, Still, StoreError, encode_still, sharpness
+from recorder.recovery import segment_files
 from server.db import evidence_repo
 from server.db.engine import Database
 from server.db.models import Evidence
 from server.media.decoder import ChainDecoder
 from server.media.frames import EncodedFrame
 from server.media.hub import Room
+from server.recovery import recover_segments
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,8 @@ class RoomRecorder:
         self.pool = pool
         self.loop = asyncio.get_running_loop()
         directory = store.root / self.audit_id / "recording"
+        # Listed before the writer starts, so none of them is a segment it is writing.
+        leftovers = segment_files(directory)
         self.writer = SegmentWriter(
             directory,
             max_segment_seconds=settings.segment_seconds,
@@ -150,6 +154,8 @@ class RoomRecorder:
         room.closers.append(self.close)
         room.keyframe_interval = min(room.keyframe_interval, settings.still_interval)
         self.writer.start()
+        if leftovers:
+            self._spawn(recover_segments(db, store, self.audit_id, leftovers, settings.quarantine_dir))
 
     # -- on the event loop: cheap -------------------------------------------------------
     def on_video(self, frame: EncodedFrame) -> None:

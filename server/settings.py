@@ -112,6 +112,11 @@ class Settings:
         return self.data_dir / "evidence"
 
     @property
+    def quarantine_dir(self) -> Path:
+        """Where crash leftovers that are no evidence are set aside (never deleted)."""
+        return self.data_dir / "quarantine"
+
+    @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
 

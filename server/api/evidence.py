@@ -58,6 +58,7 @@ def segment_json(row: Segment) -> dict[str, Any]:
         "index_sha256": row.index_sha256,
         "url": f"/api/audits/{row.audit_id}/recording/{row.seq}",
         "index_url": f"/api/audits/{row.audit_id}/recording/{row.seq}/index",
+        "recovered": evidence_repo.recovered_json(row),
     }
 
 
