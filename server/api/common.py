@@ -13,6 +13,7 @@ from server.db.models import Audit, User
 from server.errors import ApiError
 
 MAX_JSON_BYTES = 64 * 1024
+MAX_IDEMPOTENCY_KEY = 200
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -53,6 +54,18 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise ApiError(400, "bad_json", "body must be a JSON object")
     return obj
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header: 1 to 200 visible ASCII characters, or absent."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not all(33 <= ord(c) < 127 for c in key):
+        raise ApiError(
+            400, "invalid", f"'Idempotency-Key' must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        )
+    return key
 
 
 def text_field(obj: dict[str, Any], key: str, *, limit: int, required: bool = False) -> str | None:

@@ -10,12 +10,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from server.api.audits import load_audit
-from server.api.common import iso, read_json, require_user, text_field
+from server.api.common import idempotency_key, iso, read_json, require_user, text_field
 from server.context import ctx
 from server.db import evidence_repo, repo
 from server.db.models import Evidence, Segment
 from server.errors import ApiError
-from server.recording import CaptureError
+from server.recording import CaptureError, stored_evidence
 
 KINDS = ("still", "capture", "photo")
 IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
@@ -140,13 +140,18 @@ async def create_capture(request: Request) -> Response:
     audit = await load_audit(request, request.path_params["audit_id"])
     body = await read_json(request)
     checkpoint = text_field(body, "checkpoint", limit=100)
+    key = evidence_repo.idempotency_key(f"user:{user.id}", idempotency_key(request))
+    if (done := await stored_evidence(ctx(request).db, audit.id, key)) is not None:
+        return JSONResponse(evidence_json(done), status_code=201)
     recorder = ctx(request).recorders.by_audit.get(audit.id)
     if recorder is None:
         raise ApiError(409, "not_live", "the facility camera is not live")
     try:
-        row = await recorder.capture(checkpoint, f"user:{user.id}")
+        row, new = await recorder.capture(checkpoint, f"user:{user.id}", key)
     except CaptureError as exc:
         raise ApiError(409, "capture_failed", str(exc)) from exc
+    if not new:
+        return JSONResponse(evidence_json(row), status_code=201)
     async with ctx(request).db.session() as s:
         await repo.record_event(
             s, audit.id, "capture", f"user:{user.id}", {"evidence": row.id, "sha256": row.sha256}

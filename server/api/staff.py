@@ -19,12 +19,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from recorder import StoreError
-from server.api.common import iso, read_json
+from server.api.common import idempotency_key, iso, read_json
 from server.api.evidence import evidence_json
 from server.context import ctx
 from server.db import evidence_repo, repo, walkthrough_repo
 from server.db.models import Audit, Invite
 from server.errors import ApiError
+from server.recording import stored_evidence
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 50_000_000
@@ -91,6 +92,10 @@ async def upload_photo(request: Request) -> Response:
     invite, audit = await require_invite(request)
     if audit.status != "open":
         raise ApiError(409, "audit_closed", "the audit is completed")
+    actor = f"invite:{invite.id}"
+    key = evidence_repo.idempotency_key(actor, idempotency_key(request))
+    if (done := await stored_evidence(ctx(request).db, audit.id, key)) is not None:
+        return JSONResponse(evidence_json(done), status_code=201)  # a retry: the photo is stored
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_PHOTO_BYTES + 64 * 1024:
         raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
@@ -113,7 +118,6 @@ async def upload_photo(request: Request) -> Response:
     except StoreError as exc:
         raise ApiError(507, "store_failed", f"photo not stored: {exc}") from exc
     location = {"lat": lat, "lon": lon, "accuracy": accuracy} if lat is not None and lon is not None else None
-    actor = f"invite:{invite.id}"
     async with app.db.session() as s:
         row = await evidence_repo.add_evidence(
             s,
@@ -133,7 +137,10 @@ async def upload_photo(request: Request) -> Response:
             device_time=device_time,
             location=location,
             blob=blob,
+            idempotency_key=key,
         )
+        if row.blob != blob:  # a concurrent retry stored it first; this copy is swept at start-up
+            return JSONResponse(evidence_json(row), status_code=201)
         await repo.record_event(s, audit.id, "photo", actor, {"evidence": row.id, "sha256": row.sha256})
     item = evidence_json(row)
     room = app.hub.rooms.get(audit.id)

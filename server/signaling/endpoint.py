@@ -16,12 +16,12 @@ from server import walkthrough
 from server.api.evidence import evidence_json
 from server.auth import current_user
 from server.context import AppContext, ctx
-from server.db import repo, walkthrough_repo
+from server.db import evidence_repo, repo, walkthrough_repo
 from server.db.models import Audit
 from server.errors import ApiError
 from server.media.hub import Participant, Room
 from server.media.peer import OfferError, PeerSession, answer
-from server.recording import CaptureError
+from server.recording import CaptureError, stored_evidence
 from server.signaling import messages as m
 
 log = logging.getLogger(__name__)
@@ -271,20 +271,26 @@ class Connection:
         assert self.participant is not None and self.room is not None
         recorder = self.app.recorders.by_audit.get(self.audit.id)
         actor = self.actor
+        key = evidence_repo.idempotency_key(actor, msg.request_id)  # a retry gets the same item
         try:
-            if recorder is None:
-                raise CaptureError("the facility camera is not live")
-            row = await recorder.capture(msg.checkpoint, actor)
+            row = await stored_evidence(self.app.db, self.audit.id, key)
+            new = row is None
+            if row is None:
+                if recorder is None:
+                    raise CaptureError("the facility camera is not live")
+                row, new = await recorder.capture(msg.checkpoint, actor, key)
         except CaptureError as exc:
             await self.send(m.error("capture_failed", str(exc)) | {"request_id": msg.request_id})
             return
-        async with self.app.db.session() as s:
-            await repo.record_event(
-                s, self.audit.id, "capture", actor, {"evidence": row.id, "sha256": row.sha256}
-            )
         item = evidence_json(row)
+        if new:
+            async with self.app.db.session() as s:
+                await repo.record_event(
+                    s, self.audit.id, "capture", actor, {"evidence": row.id, "sha256": row.sha256}
+                )
         await self.send({"type": "evidence", "request_id": msg.request_id, "item": item})
-        await self.room.broadcast({"type": "captured", "item": item}, skip=self.participant.id)
+        if new:
+            await self.room.broadcast({"type": "captured", "item": item}, skip=self.participant.id)
 
     async def close(self) -> None:
         for task in list(self.tasks):
