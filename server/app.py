@@ -114,7 +114,7 @@ def create_app(settings: Settings) -> Starlette:
         attach = recorders.attach if settings.record else None
         hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=attach)
         signer = await LedgerSigner.open(db, settings.data_dir)
-        await recover_at_start(db, recorders.store, settings.quarantine_dir, signer)
+        await recover_at_start(db, recorders.store, signer, settings.quarantine_dir, settings.scratch_dir)
         app.state.ctx = AppContext(
             settings=settings, db=db, hub=hub, recorders=recorders, signer=signer, templates=make_templates()
         )

@@ -49,18 +49,21 @@ class RecoveryReport:
     """What start-up recovery did."""
 
     segments: list[tuple[str, int]] = field(default_factory=list)  # (audit id, seq)
-    quarantined: list[str] = field(default_factory=list)  # paths relative to the evidence store
+    quarantined: list[str] = field(default_factory=list)  # paths relative to where they were
 
 
 async def recover_at_start(
-    db: Database, store: FileStore, quarantine: Path, signer: LedgerSigner
+    db: Database, store: FileStore, signer: LedgerSigner, quarantine: Path, scratch: Path
 ) -> RecoveryReport:
-    """Recover every audit's unclosed segments, sweep its leftovers, sign the grown ledgers."""
+    """Recover every audit's unclosed segments, sweep its leftovers, sign the grown ledgers.
+
+    ``scratch`` holds temporary files (exports being written): whatever is left there is
+    set aside too.
+    """
     report = RecoveryReport()
+    report.quarantined += await asyncio.to_thread(_sweep_scratch, scratch, quarantine)
     on_disk = await asyncio.to_thread(_audit_dirs, store.root)
-    if not on_disk:
-        return report
-    known = await _known_audits(db, on_disk)
+    known = await _known_audits(db, on_disk) if on_disk else set()
     for audit_id in on_disk:
         if audit_id not in known:
             log.warning("evidence folder %s belongs to no audit in the database; left as it is", audit_id)
@@ -79,6 +82,16 @@ async def _known_audits(db: Database, ids: list[str]) -> set[str]:
     async with db.session() as s:
         rows = await s.execute(select(Audit.id).where(Audit.id.in_(ids)))
         return set(rows.scalars())
+
+
+def _sweep_scratch(scratch: Path, quarantine: Path) -> list[str]:
+    if not scratch.is_dir():
+        return []
+    moved = []
+    for path in sorted(p for p in scratch.iterdir() if p.is_file()):
+        _move_aside(scratch.parent, path, quarantine, "temporary file of an interrupted write")
+        moved.append(path.relative_to(scratch.parent).as_posix())
+    return moved
 
 
 def _audit_dirs(root: Path) -> list[str]:

@@ -117,6 +117,11 @@ class Settings:
         return self.data_dir / "quarantine"
 
     @property
+    def scratch_dir(self) -> Path:
+        """Temporary files (exports being written); emptied into quarantine at start-up."""
+        return self.data_dir / "tmp"
+
+    @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
 

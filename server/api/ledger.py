@@ -113,7 +113,7 @@ async def export(request: Request) -> Response:
     await require_user(request)
     audit = await load_audit(request, request.path_params["audit_id"])
     app = ctx(request)
-    tmp = app.settings.data_dir / "tmp"
+    tmp = app.settings.scratch_dir
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / f"export-{uuid.uuid4()}.zip"
     try:
@@ -225,7 +225,7 @@ async def verify_upload(request: Request) -> Response:
     """Verify an uploaded export package on the server (the browser's verify page)."""
     await require_user(request)
     app = ctx(request)
-    tmp = app.settings.data_dir / "tmp"
+    tmp = app.settings.scratch_dir
     tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / f"verify-{uuid.uuid4()}.zip"
     size = 0
