@@ -239,6 +239,7 @@ async def test_sigkill_mid_segment_recovers_the_open_segment(data: Path, tmp_pat
             package.write_bytes((await http.get(f"/api/audits/{audit_id}/export")).content)
             report = verify_package(package)
             assert report.ok, report.problems
+            assert sum("recovered after an unclean stop" in note for note in report.notes) == len(KILL_POINTS)
             segments = (await http.get(f"/api/audits/{audit_id}/recording")).json()["segments"]
             assert len([s for s in segments if s["recovered"]]) == len(KILL_POINTS)
     finally:
