@@ -39,9 +39,12 @@ PRIVATE_FILE = 0o600  # recordings are confidential to the audit
 
 # format, file suffix
 FORMATS = {"VP8": ("webm", ".webm"), "H264": ("matroska", ".mkv")}
-# Small clusters bound what a crash can take from the open segment; the interleaving
-# limit keeps video flowing into the file when the audio track is silent or missing.
-CONTAINER_OPTIONS = {"cluster_time_limit": "1000", "max_interleave_delta": "1000000"}
+# What a crash can take from the open segment is what the muxer still holds: the cluster
+# being built (at most 0.5 s: it is written out whole when it ends, and flush_packets
+# makes that write reach the file at once instead of waiting for 256 KiB of output), and
+# video waiting to be interleaved with audio (at most 0.4 s when the audio is silent or
+# missing). See docs/operations.md for what was measured.
+CONTAINER_OPTIONS = {"cluster_time_limit": "500", "max_interleave_delta": "400000", "flush_packets": "1"}
 OPUS_HEAD = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 0, AUDIO_CLOCK, 0, 0)
 HASH_CHUNK = 1 << 20
 

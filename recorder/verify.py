@@ -121,8 +121,20 @@ class _Verifier:
         self.ledger_files()
         self.files(manifest)
         self.manifest_checks(manifest)
+        self.recovered_notes()
         self.summary.update(audit=self.audit, entries=len(entries), files=len(self.refs))
         self.summary["types"] = dict(Counter(str(e.get("type")) for e in self.valid))
+
+    def recovered_notes(self) -> None:
+        """A segment recovered after an unclean stop is complete as kept; say what it lost."""
+        for entry in self.valid:
+            recovered = entry.get("recovered") if entry.get("type") == "segment" else None
+            if isinstance(recovered, dict):
+                self.notes.append(
+                    f"segment {entry.get('seq_no')} was recovered after an unclean stop at "
+                    f"{recovered.get('stopped_at')}: {recovered.get('video_frames_lost')} video frames "
+                    "listed by its index did not reach the disk; what was kept is checked like any segment"
+                )
 
     def read_text(self, name: str) -> bytes | None:
         info = self.members.get(name)

@@ -38,6 +38,7 @@ from server.middleware import AccessLogAndHeaders, redact
 from server.pages import routes as page_routes
 from server.photos import PhotoIntake
 from server.recording import Recorders
+from server.recovery import recover_at_start
 from server.settings import Settings
 from server.signaling.endpoint import routes as ws_routes
 from server.signaling.registry import Sockets
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> Starlette:
         attach = recorders.attach if settings.record else None
         hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=attach)
         signer = await LedgerSigner.open(db, settings.data_dir)
+        await recover_at_start(db, recorders.store, signer, settings.quarantine_dir, settings.scratch_dir)
         invite_base = await asyncio.to_thread(invite_links.invite_base, settings)
         invite_links.announce(settings, invite_base)
         sockets = Sockets(db)

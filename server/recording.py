@@ -26,12 +26,14 @@ from typing import Any
 import numpy as np
 
 from recorder import FileStore, SegmentInfo, SegmentWriter, Still, StoreError, encode_still, sharpness
+from recorder.recovery import segment_files
 from server.db import evidence_repo
 from server.db.engine import Database
 from server.db.models import Evidence
 from server.media.decoder import ChainDecoder
 from server.media.frames import EncodedFrame
 from server.media.hub import Room
+from server.recovery import recover_segments
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,14 @@ class CaptureJob:
         raise CaptureError("no decodable video frame arrived from the facility camera")
 
 
+async def stored_evidence(db: Database, audit_id: str, key: str | None) -> Evidence | None:
+    """The audit's item already stored under ``key``, if any (a retried request)."""
+    if key is None:
+        return None
+    async with db.session() as s:
+        return await evidence_repo.by_idempotency_key(s, audit_id, key)
+
+
 class RoomRecorder:
     """The recorder of one live audit in this process."""
 
@@ -129,6 +139,8 @@ class RoomRecorder:
         self.pool = pool
         self.loop = asyncio.get_running_loop()
         directory = store.root / self.audit_id / "recording"
+        # Listed before the writer starts, so none of them is a segment it is writing.
+        leftovers = segment_files(directory)
         self.writer = SegmentWriter(
             directory,
             max_segment_seconds=settings.segment_seconds,
@@ -137,6 +149,7 @@ class RoomRecorder:
         )
         self.gop: list[EncodedFrame] = []
         self.captures: list[tuple[CaptureJob, int]] = []
+        self.keyed: dict[str, asyncio.Future[Evidence]] = {}  # captures in progress by idempotency key
         self.last_still_ns = 0
         self.still_jobs = 0
         self.stats = {"stills": 0, "stills_dropped": 0, "still_errors": 0, "captures": 0, "capture_errors": 0}
@@ -150,6 +163,8 @@ class RoomRecorder:
         room.closers.append(self.close)
         room.keyframe_interval = min(room.keyframe_interval, settings.still_interval)
         self.writer.start()
+        if leftovers:
+            self._spawn(recover_segments(db, store, self.audit_id, leftovers, settings.quarantine_dir))
 
     # -- on the event loop: cheap -------------------------------------------------------
     def on_video(self, frame: EncodedFrame) -> None:
@@ -217,8 +232,29 @@ class RoomRecorder:
         return Picture(still, frame, blob)
 
     # -- captures ------------------------------------------------------------------------
-    async def capture(self, checkpoint: str | None, requested_by: str) -> Evidence:
-        """Take the sharpest frame of the next window; returns once it is durable."""
+    async def capture(
+        self, checkpoint: str | None, requested_by: str, key: str | None = None
+    ) -> tuple[Evidence, bool]:
+        """Take the sharpest frame of the next window; returns it once it is durable, and
+        whether it is new. ``key`` (see :func:`evidence_repo.idempotency_key`) makes a retry
+        get the item of the first request, even while that one is still being taken."""
+        if key is None:
+            return await self._capture(checkpoint, requested_by, None), True
+        running = self.keyed.get(key)
+        if running is not None:
+            return await asyncio.shield(running), False
+        if (done := await stored_evidence(self.db, self.audit_id, key)) is not None:
+            return done, False
+        task = self.keyed[key] = asyncio.ensure_future(self._capture(checkpoint, requested_by, key))
+        try:
+            return await asyncio.shield(task), True
+        finally:
+            if task.done():
+                self.keyed.pop(key, None)
+            else:
+                task.add_done_callback(lambda _: self.keyed.pop(key, None))
+
+    async def _capture(self, checkpoint: str | None, requested_by: str, key: str | None) -> Evidence:
         if not self.room.is_live():
             raise CaptureError("the facility camera is not live")
         if len(self.captures) >= MAX_CAPTURES:
@@ -242,7 +278,7 @@ class RoomRecorder:
         finally:
             self.captures.remove(entry)
         row = await self._persist(
-            picture, "capture", self.media_time(picture.frame), checkpoint, requested_by
+            picture, "capture", self.media_time(picture.frame), checkpoint, requested_by, key
         )
         self.stats["captures"] += 1
         return row
@@ -254,6 +290,7 @@ class RoomRecorder:
         media_time: float | None,
         checkpoint: str | None,
         requested_by: str | None,
+        key: str | None = None,
     ) -> Evidence:
         frame, still = picture.frame, picture.still
         async with self.db.session() as s:
@@ -273,6 +310,7 @@ class RoomRecorder:
                 checkpoint=checkpoint,
                 requested_by=requested_by,
                 blob=picture.blob,
+                idempotency_key=key,
             )
 
     # -- segments ------------------------------------------------------------------------

@@ -73,6 +73,7 @@ async def replay_manifest(db: Database, audit_id: str) -> dict[str, Any]:
                 "duration": round((g.end_ns - g.start_ns) / 1e9, 3),
                 "url": f"/api/audits/{audit_id}/replay/segments/{g.seq}",
                 "sha256": g.sha256,
+                "recovered": evidence_repo.recovered_json(g),
             }
             for g in segments
         ],

@@ -139,6 +139,16 @@ class Settings:
         return self.data_dir / "evidence"
 
     @property
+    def quarantine_dir(self) -> Path:
+        """Where crash leftovers that are no evidence are set aside (never deleted)."""
+        return self.data_dir / "quarantine"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Temporary files (exports being written); emptied into quarantine at start-up."""
+        return self.data_dir / "tmp"
+
+    @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
 

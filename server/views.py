@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from server.db.evidence_repo import recovered_json
 from server.db.models import Audit, Evidence, Segment
 
 
@@ -77,4 +78,5 @@ def segment_json(row: Segment) -> dict[str, Any]:
         "index_sha256": row.index_sha256,
         "url": f"/api/audits/{row.audit_id}/recording/{row.seq}",
         "index_url": f"/api/audits/{row.audit_id}/recording/{row.seq}/index",
+        "recovered": recovered_json(row),
     }

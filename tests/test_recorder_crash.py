@@ -1,7 +1,7 @@
 """A recorder killed with SIGKILL leaves every closed segment complete and verifiable.
 
 Run as ``python -m tests.test_recorder_crash DIR``, this module is the process that gets
-killed: it records an endless phone stream into DIR in 1 s segments and appends each
+killed: it records an endless phone stream into DIR in 2 s segments and appends each
 closed segment's info to DIR/closed.jsonl.
 """
 
@@ -17,7 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from recorder import SegmentInfo, SegmentWriter
+from recorder.recovery import NothingToRecover, read_index, recover_segment
 from server.simcam import encode_clip
 from tests.test_recorder_segments import (
     check_index_matches_file,
@@ -40,7 +43,7 @@ def record_until_killed(directory: Path) -> None:
         closed.write(json.dumps(dataclasses.asdict(info), default=str) + "\n")
         closed.flush()
 
-    writer = SegmentWriter(directory / "segments", max_segment_seconds=1.0, on_closed=on_closed)
+    writer = SegmentWriter(directory / "segments", max_segment_seconds=2.0, on_closed=on_closed)
     writer.start()
     for frame in iter_frames(clip, opus):
         writer.write(frame)
@@ -60,15 +63,24 @@ def closed_infos(directory: Path) -> list[SegmentInfo]:
     return infos
 
 
-def test_sigkill_leaves_every_closed_segment_complete(tmp_path: Path) -> None:
+def open_video_lines(directory: Path, after: int) -> int:
+    """Video frames listed by the index of the newest segment if it is numbered above ``after``."""
+    segments = sorted(directory.glob("segment-*.webm"))
+    if len(segments) <= after:
+        return 0
+    lines = index_of(segments[-1]).read_bytes().split(b"\n")
+    return sum(b'"kind":"video"' in line and line.endswith(b"}") for line in lines)
+
+
+@pytest.mark.parametrize("kill_at", [10, 30, 55])  # video frames into the open 2 s segment
+def test_sigkill_leaves_every_closed_segment_complete(tmp_path: Path, kill_at: int) -> None:
     child = subprocess.Popen([sys.executable, "-m", "tests.test_recorder_crash", str(tmp_path)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
-        while len(closed_infos(tmp_path)) < 4:
+        while len(closed_infos(tmp_path)) < 4 or open_video_lines(tmp_path / "segments", 4) < kill_at:
             assert child.poll() is None, "recorder process died on its own"
             assert time.monotonic() < deadline, "no segments closed in time"
-            time.sleep(0.05)
-        time.sleep(0.3)  # well into the next segment
+            time.sleep(0.005)
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
@@ -87,9 +99,31 @@ def test_sigkill_leaves_every_closed_segment_complete(tmp_path: Path) -> None:
         assert len(codes) == sum('"kind":"video"' in line for line in index_path.read_text().splitlines())
         assert codes[0] % 30 == 0
         assert all((b - a) % 90 == 1 for a, b in itertools.pairwise(codes))
-    # The open segment's index lost at most what was not yet flushed: every line is whole.
+    # The open segment's index lost at most what was not yet flushed: every line is whole
+    # but perhaps the last.
     open_lines = index_of(segments[-1]).read_text().splitlines()
-    assert all(json.loads(line)["kind"] in ("video", "audio") for line in open_lines)
+    assert all(json.loads(line)["kind"] in ("video", "audio") for line in open_lines[:-1])
+    check_recovers(segments[-1], tmp_path / "quarantine")
+
+
+def check_recovers(segment: Path, quarantine: Path) -> None:
+    """The open segment is rebuilt from its intact start: all but (at most) its last second."""
+    listed = read_index(index_of(segment))
+    original = segment.read_bytes()
+    try:
+        recovered = recover_segment(segment, quarantine)
+    except NothingToRecover:  # allowed only when what was lost is less than a second
+        assert listed[-1]["arrival_ns"] - listed[0]["arrival_ns"] < 1_000_000_000
+        return
+    info = recovered.info
+    check_packets_match_index(info.path, info.index_path)
+    assert read_index(info.index_path) == listed[: info.video_frames + info.audio_frames]
+    codes = decoded_codes(segment)
+    assert len(codes) == info.video_frames >= sum(line["kind"] == "video" for line in listed) - 30
+    assert all((b - a) % 90 == 1 for a, b in itertools.pairwise(codes))
+    assert recovered.lost_video_frames + info.video_frames == sum(line["kind"] == "video" for line in listed)
+    assert recovered.stopped_ns - info.end_ns <= 1_000_000_000
+    assert (quarantine / segment.name).read_bytes() == original  # the leftover is kept, not deleted
 
 
 def index_of(segment: Path) -> Path:

@@ -115,6 +115,26 @@ async def test_capture_is_acknowledged_durable_and_matches_its_hash(
         assert [c["id"] for c in captures["items"]] == [item["id"]]
 
 
+async def test_a_retried_capture_gets_the_first_item(live: tuple[LiveServer, str, str, Phone]) -> None:
+    server, token, audit_id, _ = live
+    async with server.client(token) as http:
+        await wait_for(lambda: server.app_ctx().hub.rooms[audit_id].is_live(), 10)
+        url, key = f"/api/audits/{audit_id}/captures", {"Idempotency-Key": "c0ffee"}
+        # The retry arrives while the first is still being taken, and once more afterwards.
+        first, second = await asyncio.gather(
+            http.post(url, json={}, headers=key), http.post(url, json={}, headers=key)
+        )
+        third = await http.post(url, json={}, headers=key)
+        assert {r.status_code for r in (first, second, third)} == {201}
+        assert first.json() == second.json() == third.json()
+        other = await http.post(url, json={}, headers={"Idempotency-Key": "other"})
+        assert other.json()["id"] != first.json()["id"]
+        captures = (await http.get(f"/api/audits/{audit_id}/evidence", params={"kind": "capture"})).json()
+        assert [c["id"] for c in captures["items"]] == [first.json()["id"], other.json()["id"]]
+        bad = await http.post(url, json={}, headers={"Idempotency-Key": "x" * 201})
+        assert bad.status_code == 400
+
+
 async def test_capture_without_a_live_camera_is_a_clear_error(server: LiveServer, api_token: str) -> None:
     async with server.client(api_token) as http:
         audit_id = await new_audit(http)

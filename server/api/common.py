@@ -11,6 +11,7 @@ from server.errors import ApiError
 from server.params import declared_length
 
 MAX_JSON_BYTES = 64 * 1024
+MAX_IDEMPOTENCY_KEY = 200
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -40,6 +41,18 @@ def json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise ApiError(400, "bad_json", "body must be a JSON object")
     return obj
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header: 1 to 200 visible ASCII characters, or absent."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not all(33 <= ord(c) < 127 for c in key):
+        raise ApiError(
+            400, "invalid", f"'Idempotency-Key' must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        )
+    return key
 
 
 def text_field(obj: dict[str, Any], key: str, *, limit: int, required: bool = False) -> str | None:

@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from server.access import AccessAction, granted, granted_evidence, log_access
-from server.api.common import read_json, text_field
+from server.api.common import idempotency_key, read_json, text_field
 from server.context import ctx
 from server.db import evidence_repo
 from server.errors import ApiError
@@ -83,7 +83,8 @@ async def create_capture(request: Request) -> Response:
     g = await granted(request, Action.RUN)
     body = await read_json(request)
     checkpoint = text_field(body, "checkpoint", limit=100)
-    row = await capture_evidence(ctx(request), g.audit.id, checkpoint, g.actor.label())
+    key = evidence_repo.idempotency_key(g.actor.label(), idempotency_key(request))
+    row = await capture_evidence(ctx(request), g.audit.id, checkpoint, g.actor.label(), key=key)
     return JSONResponse(evidence_json(row), status_code=201)
 
 

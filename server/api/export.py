@@ -21,7 +21,7 @@ async def export(request: Request) -> Response:
     g = await granted(request, Action.VIEW_EVIDENCE)
     audit = g.audit
     app = ctx(request)
-    tmp = app.settings.data_dir / "tmp"
+    tmp = app.settings.scratch_dir
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / f"export-{uuid.uuid4()}.zip"
     try:

@@ -17,12 +17,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from recorder import StoreError
-from server.api.common import read_json
+from server.api.common import idempotency_key, read_json
 from server.context import ctx
 from server.db import evidence_repo, repo, walkthrough_repo
 from server.db.models import Audit, Invite
 from server.errors import ApiError
 from server.params import declared_length
+from server.recording import stored_evidence
 from server.views import evidence_json, iso
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
@@ -83,6 +84,10 @@ async def upload_photo(request: Request) -> Response:
     received = dt.datetime.now(dt.UTC)
     invite, audit = await require_invite(request)
     app = ctx(request)
+    actor = f"invite:{invite.id}"
+    key = evidence_repo.idempotency_key(actor, idempotency_key(request))
+    if (done := await stored_evidence(app.db, audit.id, key)) is not None:
+        return JSONResponse(evidence_json(done), status_code=201)  # a retry: the photo is stored
     app.photos.admit(invite.id)
     declared = declared_length(request)
     if declared is not None and declared > MAX_PHOTO_BYTES + 64 * 1024:
@@ -106,7 +111,6 @@ async def upload_photo(request: Request) -> Response:
     except StoreError as exc:
         raise ApiError(507, "store_failed", f"photo not stored: {exc}") from exc
     location = {"lat": lat, "lon": lon, "accuracy": accuracy} if lat is not None and lon is not None else None
-    actor = f"invite:{invite.id}"
     async with app.db.session() as s:
         row = await evidence_repo.add_evidence(
             s,
@@ -126,7 +130,10 @@ async def upload_photo(request: Request) -> Response:
             device_time=device_time,
             location=location,
             blob=blob,
+            idempotency_key=key,
         )
+        if row.blob != blob:  # a concurrent retry stored it first; this copy is swept at start-up
+            return JSONResponse(evidence_json(row), status_code=201)
         await repo.record_event(s, audit.id, "photo", actor, {"evidence": row.id, "sha256": row.sha256})
     item = evidence_json(row)
     room = app.hub.rooms.get(audit.id)

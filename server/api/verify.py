@@ -93,7 +93,7 @@ async def verify_upload(request: Request) -> Response:
     """Verify an uploaded export package on the server (the browser's verify page)."""
     await require_actor(request)
     app = ctx(request)
-    tmp = app.settings.data_dir / "tmp"
+    tmp = app.settings.scratch_dir
     tmp.mkdir(parents=True, exist_ok=True)
     path = tmp / f"verify-{uuid.uuid4()}.zip"
     size = 0

@@ -14,17 +14,46 @@ from server.db.ledger_repo import commit_with_entry
 from server.db.models import Evidence, Segment
 
 
+class _Replayed(Exception):
+    def __init__(self, row: Evidence) -> None:
+        self.row = row
+
+
 async def add_evidence(s: AsyncSession, *, audit_id: str, **fields: Any) -> Evidence:
     """Insert an evidence row with the audit's next sequence number and its ledger entry
-    (committed together before it returns)."""
+    (committed together before it returns).
+
+    When ``idempotency_key`` is given and an item of the audit already has it, nothing is
+    added and that item is returned (compare its ``blob`` to know).
+    """
     row = Evidence(audit_id=audit_id, seq=0, **fields)
 
     async def number() -> None:
+        if row.idempotency_key is not None:
+            existing = await by_idempotency_key(s, audit_id, row.idempotency_key)
+            if existing is not None:
+                raise _Replayed(existing)
         current = await s.scalar(select(func.max(Evidence.seq)).where(Evidence.audit_id == audit_id))
         row.seq = (current or 0) + 1
 
-    await commit_with_entry(s, audit_id, [row], lambda: evidence_entry(row), before=number)
+    try:
+        await commit_with_entry(s, audit_id, [row], lambda: evidence_entry(row), before=number)
+    except _Replayed as replayed:
+        return replayed.row
     return row
+
+
+async def by_idempotency_key(s: AsyncSession, audit_id: str, key: str) -> Evidence | None:
+    """The audit's item stored under ``key`` (see :func:`idempotency_key`), if any."""
+    rows = await s.execute(
+        select(Evidence).where(Evidence.audit_id == audit_id, Evidence.idempotency_key == key)
+    )
+    return rows.scalar_one_or_none()
+
+
+def idempotency_key(requester: str, key: str | None) -> str | None:
+    """The stored form of a requester's key: two requesters never share one."""
+    return None if key is None else f"{requester} {key}"
 
 
 def package_path(row: Evidence) -> str:
@@ -84,27 +113,50 @@ async def get_evidence(s: AsyncSession, evidence_id: str) -> Evidence | None:
 
 
 async def add_segment(s: AsyncSession, **fields: Any) -> Segment:
+    """Insert a segment row and its ledger entry (a recovered one's says what was lost)."""
     row = Segment(**fields)
 
     def entry() -> dict[str, Any]:
         path, index_path = segment_paths(row.seq, row.blob)
-        return {
-            "type": "segment",
-            "seq_no": row.seq,
-            "sha256": row.sha256,
-            "size": row.size,
-            "index_sha256": row.index_sha256,
-            "index_path": index_path,
-            "path": path,
-            "start_ns": row.start_ns,
-            "end_ns": row.end_ns,
-            "video_frames": row.video_frames,
-            "audio_frames": row.audio_frames,
-            "codec": row.codec,
-        }
+        return segment_entry(row, path, index_path)
 
     await commit_with_entry(s, row.audit_id, [row], entry)
     return row
+
+
+def segment_entry(row: Segment, path: str, index_path: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "type": "segment",
+        "seq_no": row.seq,
+        "sha256": row.sha256,
+        "size": row.size,
+        "index_sha256": row.index_sha256,
+        "index_path": index_path,
+        "path": path,
+        "start_ns": row.start_ns,
+        "end_ns": row.end_ns,
+        "video_frames": row.video_frames,
+        "audio_frames": row.audio_frames,
+        "codec": row.codec,
+    }
+    if row.recovered_at is not None:
+        entry["recovered"] = recovered_json(row)
+    return entry
+
+
+def recovered_json(row: Segment) -> dict[str, Any] | None:
+    """What recovery after an unclean stop kept and lost of a segment; None if closed cleanly."""
+    if row.recovered_at is None:
+        return None
+    return {
+        "recovered_at": utc_ms(row.recovered_at),
+        "stopped_ns": row.stopped_ns,
+        "stopped_at": utc_ms(dt.datetime.fromtimestamp((row.stopped_ns or 0) / 1e9, dt.UTC)),
+        "video_frames_kept": row.video_frames,
+        "audio_frames_kept": row.audio_frames,
+        "video_frames_lost": row.lost_video_frames,
+        "audio_frames_lost": row.lost_audio_frames,
+    }
 
 
 async def list_segments(s: AsyncSession, audit_id: str) -> list[Segment]:

@@ -150,6 +150,7 @@ class Evidence(Base):
     __table_args__ = (
         UniqueConstraint("audit_id", "seq", name="uq_evidence_audit_seq"),
         Index("ix_evidence_audit_kind", "audit_id", "kind", "seq"),
+        Index("uq_evidence_audit_idempotency_key", "audit_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -172,10 +173,17 @@ class Evidence(Base):
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     blob: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The requester's key for this item ("<requester> <key>"): a retry with it gets this row.
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class Segment(Base):
-    """A closed segment of the lossless recording and its per-frame index."""
+    """A closed segment of the lossless recording and its per-frame index.
+
+    A segment still open when the server stopped uncleanly is recovered at the next start:
+    ``recovered_at`` is set, and ``lost_*_frames`` count the frames its index lists after
+    what could be kept; ``stopped_ns`` is the arrival time of the last frame it lists.
+    """
 
     __tablename__ = "segments"
     __table_args__ = (UniqueConstraint("audit_id", "seq", name="uq_segments_audit_seq"),)
@@ -194,6 +202,10 @@ class Segment(Base):
     blob: Mapped[str] = mapped_column(String(500))
     index_blob: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recovered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    stopped_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    lost_video_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lost_audio_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class CustomTemplate(Base):

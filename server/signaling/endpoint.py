@@ -17,7 +17,7 @@ from server.access import audit_and_facts
 from server.auth import cookie_authenticated, current_actor
 from server.context import AppContext, ctx
 from server.csrf import same_origin
-from server.db import repo, walkthrough_repo
+from server.db import evidence_repo, repo, walkthrough_repo
 from server.db.access_repo import facts as access_facts
 from server.db.models import Audit
 from server.errors import ApiError
@@ -400,7 +400,12 @@ class Connection:
         assert self.participant is not None
         try:
             row = await capture_evidence(
-                self.app, self.audit_id, msg.checkpoint, self.actor, requester=self.participant.id
+                self.app,
+                self.audit_id,
+                msg.checkpoint,
+                self.actor,
+                requester=self.participant.id,
+                key=evidence_repo.idempotency_key(self.actor, msg.request_id),  # a retry: the same item
             )
         except ApiError as exc:
             await self.push(m.error(exc.code, exc.message) | {"request_id": msg.request_id})

@@ -1,6 +1,6 @@
 // The replay's timeline: the whole recording from start to end, what is buffered, the
-// playhead, a flag wherever the auditor moved to a checkpoint and a tick for each capture
-// or photo. Clicking or dragging anywhere seeks there; a flag or tick seeks to its moment.
+// playhead, a flag wherever the auditor moved to a checkpoint, a tick for each capture
+// or photo, and a hatched mark over each segment recovered after an unclean stop. Clicking or dragging anywhere seeks there; a flag or tick seeks to its moment.
 
 import { element } from './dom.js';
 
@@ -19,6 +19,14 @@ export function clock(seconds) {
 
 export function kindLabel(kind) {
   return KIND_LABELS[kind] || 'Capture';
+}
+
+/** What a reviewer is told about a recovered segment. */
+export function recoveredText(segment) {
+  const r = segment.recovered;
+  return `Segment ${segment.seq} (${clock(segment.offset)}–${clock(segment.offset + segment.duration)}) `
+    + `was recovered after an unclean stop at ${r.stopped_at}: ${r.video_frames_kept} video frames kept, `
+    + `the ${r.video_frames_lost} after them did not reach the disk. The hatched mark on the timeline shows it.`;
 }
 
 export class Timeline {
@@ -49,7 +57,8 @@ export class Timeline {
     this.played = element('div', 'timeline-played');
     this.head = element('div', 'timeline-head');
     this.head.dataset.testid = 'playhead';
-    this.track.append(this.bands, this.played, this.head);
+    this.recovered = element('div', 'timeline-recovered-layer');
+    this.track.append(this.bands, this.played, this.recovered, this.head);
     this.ticks = element('div', 'timeline-ticks');
     this.preview = element('div', 'timeline-preview');
     this.previewImage = element('img');
@@ -114,6 +123,20 @@ export class Timeline {
       marker.setAttribute('aria-label', `Checkpoint ${title} at ${at}`);
       marker.title = `${title} · ${at}`;
     }
+  }
+
+  /** Mark the segments recovered after an unclean stop (the manifest's `recovered`). */
+  setRecovered(segments) {
+    const marks = segments.filter((segment) => segment.recovered).map((segment) => {
+      const mark = element('span', 'timeline-recovered');
+      mark.dataset.testid = 'recovered-segment';
+      mark.dataset.seq = String(segment.seq);
+      mark.title = recoveredText(segment);
+      this.place(mark, segment.offset);
+      mark.style.width = `${((this.fraction(segment.offset + segment.duration) - this.fraction(segment.offset)) * 100).toFixed(3)}%`;
+      return mark;
+    });
+    this.recovered.replaceChildren(...marks);
   }
 
   /** One tick per capture or photo. */

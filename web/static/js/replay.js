@@ -5,7 +5,7 @@
 import { $, api, formatDateTime, isTyping, readConfig } from './dom.js';
 import { EvidenceList, StillsStrip, indexAtOrBefore, wallClock } from './replay-evidence.js';
 import { SegmentSource } from './replay-source.js';
-import { Timeline, clock } from './replay-timeline.js';
+import { Timeline, clock, recoveredText } from './replay-timeline.js';
 
 const config = readConfig();
 const STEP_S = 5;
@@ -26,6 +26,7 @@ const els = {
   ledger: $('#replay-ledger'),
   integrity: $('#replay-integrity'),
   notice: $('#replay-notice'),
+  recovered: $('#replay-recovered'),
   stills: $('#stills-strip'),
   stillsEmpty: $('#stills-empty'),
   evidence: {
@@ -145,6 +146,9 @@ function describe(manifest) {
   els.summary.textContent = segments
     ? `${clock(manifest.duration)} recorded in ${segments} segment${segments === 1 ? '' : 's'}${started ? `, from ${started}` : ''}`
     : 'No recording';
+  const recovered = manifest.segments.filter((segment) => segment.recovered);
+  els.recovered.textContent = recovered.map(recoveredText).join(' ');
+  els.recovered.hidden = !recovered.length;
   const size = manifest.tree_head_size || 0;
   els.ledger.textContent = size
     ? `The latest signed tree head covers ${size} ledger entr${size === 1 ? 'y' : 'ies'}.`
@@ -226,6 +230,7 @@ async function main() {
   });
   page.timeline.setCheckpoints(page.checkpoints);
   page.timeline.setEvidence(items);
+  page.timeline.setRecovered(segments);
   page.list = new EvidenceList(els.evidence, items, { seek, titleOf });
   describe(manifest);
   titlesRequest.then(() => {
