@@ -70,6 +70,10 @@ class Entry:
     value: dict[str, Any] | None  # None when the line is not a valid entry
 
 
+def is_completion(value: Mapping[str, Any] | None) -> bool:
+    return value is not None and value.get("type") == "event" and value.get("kind") == "complete"
+
+
 def short(digest: str) -> str:
     return f"{digest[:12]}…"
 
@@ -222,7 +226,23 @@ class _Verifier:
         audits = Counter(e.value["audit"] for e in entries if e.value is not None)
         if len(audits) > 1:
             self.problems.append(f"{ENTRIES}: entries of several audits ({', '.join(sorted(audits))})")
+        self.after_completion(entries)
         return entries
+
+    def after_completion(self, entries: list[Entry]) -> None:
+        """Completion seals an audit: its entry must be the ledger's last."""
+        done = next((e for e in entries if is_completion(e.value)), None)
+        if done is None:
+            return
+        later = [e for e in entries if e.line > done.line]
+        if later:
+            names = [f"line {e.line} ({label(e.value) if e.value else 'invalid'})" for e in later[:10]]
+            named = ", ".join(names)
+            more = f" and {len(later) - 10} more" if len(later) > 10 else ""
+            self.problems.append(
+                f"{ENTRIES}: {len(later)} entries after the completion at line {done.line}, "
+                f"which seals the audit: {named}{more}"
+            )
 
     def entry(self, index: int, line: bytes) -> Entry:
         if self.problems.count >= self.limits.stop_after:

@@ -477,8 +477,10 @@ def test_entries_appended_after_the_last_head_are_caught(audit: Audit, package: 
         members["ledger/entries.jsonl"] += late + b"\n"
 
     assert problems(rewrite(package, tmp_path / "t.zip", append)) == [
+        "ledger/entries.jsonl: 1 entries after the completion at line 11, which seals the audit: "
+        "line 12 (event note)",
         "entries 11..11 (1) are not covered by any signed tree head "
-        "(added after the last head, or the head was removed)"
+        "(added after the last head, or the head was removed)",
     ]
 
 
@@ -642,3 +644,19 @@ def test_odd_json_gives_a_report_never_an_exception(package: Path, tmp_path: Pat
 
         report = verify_package(rewrite(package, tmp_path / "odd.zip", change))
         assert report.ok or report.problems
+
+
+def test_entries_after_the_completion_fail_even_when_signed(audit: Audit, tmp_path: Path) -> None:
+    """Completion seals the audit: a signed ledger that goes on afterwards was not sealed."""
+    audit.add_still("capture", "deadbeef-0000-4000-8000-000000000004", "doors", seed=4)
+    audit.ledger.append(event("result", checkpoint="doors", result="does_not_meet"))
+    audit.sign()
+    path = tmp_path / "late.zip"
+    audit.write(path)
+    report = verify_package(path, public_key_pem(audit.key))
+    assert not report.ok
+    late = [p for p in report.problems if "after the completion" in p]
+    assert late == [
+        f"ledger/entries.jsonl: 2 entries after the completion at line {audit.ledger.size - 2}, which seals "
+        "the audit: line 12 (capture deadbeef…), line 13 (event result)"
+    ]
