@@ -323,23 +323,9 @@ class RoomRecorder:
         log.error("audit %s: recording error: %s", self.audit_id, exc)
 
     async def _persist_segment(self, info: SegmentInfo) -> None:
-        root = self.store.root
         async with self.db.session() as s:
-            await evidence_repo.add_segment(
-                s,
-                audit_id=self.audit_id,
-                seq=info.seq,
-                codec=info.codec,
-                start_ns=info.start_ns,
-                end_ns=info.end_ns,
-                video_frames=info.video_frames,
-                audio_frames=info.audio_frames,
-                size=info.size,
-                sha256=info.sha256,
-                index_sha256=info.index_sha256,
-                blob=info.path.relative_to(root).as_posix(),
-                index_blob=info.index_path.relative_to(root).as_posix(),
-            )
+            fields = evidence_repo.segment_fields(self.audit_id, info, self.store.root)
+            await evidence_repo.add_segment(s, **fields)
 
     async def close(self) -> None:
         for unsubscribe in self._unsubscribe:

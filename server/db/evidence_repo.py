@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recorder.container import SegmentInfo
 from recorder.ledger import utc_ms
 from server.db.ledger_repo import commit_with_entry
 from server.db.models import Evidence, Segment
@@ -110,6 +111,24 @@ async def list_evidence(
 
 async def get_evidence(s: AsyncSession, evidence_id: str) -> Evidence | None:
     return await s.get(Evidence, evidence_id)
+
+
+def segment_fields(audit_id: str, info: SegmentInfo, root: Path) -> dict[str, Any]:
+    """The row fields of a segment written under the store's ``root``."""
+    return {
+        "audit_id": audit_id,
+        "seq": info.seq,
+        "codec": info.codec,
+        "start_ns": info.start_ns,
+        "end_ns": info.end_ns,
+        "video_frames": info.video_frames,
+        "audio_frames": info.audio_frames,
+        "size": info.size,
+        "sha256": info.sha256,
+        "index_sha256": info.index_sha256,
+        "blob": info.path.relative_to(root).as_posix(),
+        "index_blob": info.index_path.relative_to(root).as_posix(),
+    }
 
 
 async def add_segment(s: AsyncSession, **fields: Any) -> Segment:
