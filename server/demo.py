@@ -12,6 +12,7 @@ import click
 import uvicorn
 import websockets
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import datadir
 from server.checklists import builtin_templates
@@ -20,6 +21,7 @@ from server.db import org_repo, repo
 from server.db.engine import open_database
 from server.db.models import Audit
 from server.media.client import ParticipantClient
+from server.policy import OrgKind
 from server.settings import Settings
 from server.simcam import SceneTrack, ToneTrack
 from server.walkthrough import DEFAULT_TEMPLATE
@@ -30,6 +32,22 @@ DEMO_EMAIL = "demo@virtual-audit.example"
 DEMO_PASSWORD = "demo-auditor"
 DEMO_FACILITY = "Demo Garment Factory No. 3"
 CAMERA_LABEL = "Simulated camera"
+# The other parties of the repository, so each role's view can be tried: (org, kind, role, email, password)
+DEMO_PARTIES = (
+    ("Demo Association", OrgKind.ASSOCIATION, "admin", "admin@virtual-audit.example", "demo-admin"),
+    ("Demo Importer", OrgKind.MEMBER, "member", "buyer@virtual-audit.example", "demo-member"),
+    ("Demo Customs", OrgKind.AGENCY, "agency", "customs@virtual-audit.example", "demo-agency"),
+)
+
+
+async def seed_parties(s: AsyncSession) -> None:
+    """The association's admin, a member importer and the customs agency (once per data dir)."""
+    names = {o.name for o in await org_repo.list_orgs(s)}
+    for org, kind, role, email, password in DEMO_PARTIES:
+        if org not in names:
+            await org_repo.create_org(s, kind, org)
+        if await repo.user_by_email(s, email) is None:
+            await repo.create_user(s, email, f"Demo {role}", password, org, role)
 
 
 async def prepare(settings: Settings) -> tuple[str, str]:
@@ -40,7 +58,10 @@ async def prepare(settings: Settings) -> tuple[str, str]:
         async with db.session() as s:
             user = await repo.user_by_email(s, DEMO_EMAIL)
             if user is None:
-                user = await repo.create_user(s, DEMO_EMAIL, "Demo Auditor", DEMO_PASSWORD)
+                user = await repo.create_user(
+                    s, DEMO_EMAIL, "Demo Auditor", DEMO_PASSWORD, org_repo.DEFAULT_FIRM, "auditor"
+                )
+            await seed_parties(s)
             actor = await org_repo.actor_for_user(s, user.id)
             assert actor is not None
             audit = (
@@ -114,13 +135,16 @@ async def run_demo(settings: Settings) -> None:
     base = (
         f"{settings.scheme}://{settings.host if settings.host != '0.0.0.0' else '127.0.0.1'}:{settings.port}"
     )
+    others = "".join(f"            {email} / {pw}  ({role})\n" for _, _, role, email, pw in DEMO_PARTIES)
     click.echo(
-        f"\nvirtual-audit demo is running.\n"
+        "\nvirtual-audit demo is running.\n"
         f"  Console:  {base}/audits/{audit_id}\n"
-        f"  Sign in:  {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
-        f"  A simulated facility camera is streaming into the audit.\n"
-        f"  Join from a phone yourself: create an invite on the console.\n"
-        f"Press Ctrl+C to stop.\n"
+        f"  Sign in:  {DEMO_EMAIL} / {DEMO_PASSWORD}  (the audit firm's lead auditor)\n"
+        f"{others}"
+        "  Members see an audit once it is completed and shared from its report; customs once completed.\n"
+        "  A simulated facility camera is streaming into the audit.\n"
+        "  Join from a phone yourself: create an invite on the console.\n"
+        "Press Ctrl+C to stop.\n"
     )
     camera = asyncio.create_task(run_camera(settings, audit_id, token))
     try:
