@@ -531,3 +531,12 @@ def verify_cmd(package: Path, public_key: Path | None) -> None:
         more, shown = report.problems_omitted, len(report.problems)
         click.echo(f"FAIL: ... and {more} more problems (only the first {shown} are listed)", err=True)
     raise SystemExit(1)
+
+
+def _register_repository_commands() -> None:
+    from server.cli_repository import verify_certificate_cmd
+
+    main.add_command(verify_certificate_cmd)
+
+
+_register_repository_commands()
