@@ -534,9 +534,10 @@ def verify_cmd(package: Path, public_key: Path | None) -> None:
 
 
 def _register_repository_commands() -> None:
-    from server.cli_repository import verify_certificate_cmd
+    from server.cli_repository import verify_certificate_cmd, witness_cmd
 
     main.add_command(verify_certificate_cmd)
+    main.add_command(witness_cmd)
 
 
 _register_repository_commands()

@@ -130,3 +130,31 @@ async def test_verify_certificate_offline(server: LiveServer, tmp_path: Path) ->
     bad.write_text(json.dumps(flipped))
     failed = await asyncio.to_thread(cli, str(bad), "--public-key", str(key_file))
     assert failed.returncode == 1 and "FAIL: signature: does not verify" in failed.stderr
+
+
+async def test_a_witness_cosigns_only_a_log_that_grew(server: LiveServer, tmp_path: Path) -> None:
+    from click import ClickException
+
+    from server.cli_repository import witness_once
+
+    parties = await make_parties(server)
+    state = tmp_path / "witness.json"
+    first = await asyncio.to_thread(witness_once, server.base_url, state)
+    assert "size 0" in first
+    cert_id = (await accept(parties, await passed_audit(parties)))["certificate"]["id"]
+    assert "size 3" in await asyncio.to_thread(witness_once, server.base_url, state)
+    async with server.client() as http:
+        head = (await http.get("/api/repository/head")).json()
+        assert len(head["cosignatures"]) == 1
+        page = await http.get(f"/certificates/{cert_id}")
+        assert "1 independent witness cosigned" in page.text
+    assert (await public_file(server, cert_id))["witnesses"] == 1
+    seen = json.loads(state.read_text())
+    seen["head"]["root"] = "ab" * 32  # as if the log had shown this witness another history
+    state.write_text(json.dumps(seen))
+    try:
+        await asyncio.to_thread(witness_once, server.base_url, state)
+    except ClickException as exc:
+        assert "same size, different root" in exc.message
+    else:
+        raise AssertionError("a rewritten log was cosigned")
