@@ -16,14 +16,16 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from server import admin_pages, datadir, invite_links
+from server import admin_pages, certificate_page, datadir, invite_links
 from server.api import admin as admin_api
 from server.api import annotations as annotations_api
 from server.api import audits as audits_api
+from server.api import certificates as certificates_api
 from server.api import evidence as evidence_api
 from server.api import export as export_api
 from server.api import ledger as ledger_api
 from server.api import replay as replay_api
+from server.api import repository as repository_api
 from server.api import sharing as sharing_api
 from server.api import staff as staff_api
 from server.api import verify as verify_api
@@ -39,6 +41,7 @@ from server.pages import routes as page_routes
 from server.photos import PhotoIntake
 from server.recording import Recorders
 from server.recovery import recover_at_start
+from server.repository_log import RepositoryLog
 from server.settings import Settings
 from server.signaling.endpoint import routes as ws_routes
 from server.signaling.registry import Sockets
@@ -80,6 +83,7 @@ def create_app(settings: Settings) -> Starlette:
             sockets=sockets,
             templates=make_templates(),
             photos=PhotoIntake(settings),
+            repository=RepositoryLog(db, signer),
             invite_base=invite_base,
         )
         signer.start(hub)
@@ -107,6 +111,9 @@ def create_app(settings: Settings) -> Starlette:
         *sharing_api.routes,
         *admin_api.routes,
         *admin_pages.routes,
+        *certificates_api.routes,
+        *repository_api.routes,
+        *certificate_page.routes,
         *ws_routes,
         Mount("/static", app=StaticFiles(directory=web_dir() / "static"), name="static"),
     ]

@@ -187,6 +187,30 @@ def server_options(f: Any) -> Any:
             help="Seconds per photo an invite may sustain after its burst.",
         ),
         click.option(
+            "--certificate-long-years",
+            type=click.IntRange(1, 10),
+            default=2,
+            show_default=True,
+            envvar=ENV + "CERTIFICATE_LONG_YEARS",
+            help="Years a certificate is valid when its score reaches the long score, no action open.",
+        ),
+        click.option(
+            "--certificate-short-years",
+            type=click.IntRange(1, 10),
+            default=1,
+            show_default=True,
+            envvar=ENV + "CERTIFICATE_SHORT_YEARS",
+            help="Validity of any other certificate.",
+        ),
+        click.option(
+            "--certificate-long-score",
+            type=click.FloatRange(0, 1, min_open=True),
+            default=0.95,
+            show_default=True,
+            envvar=ENV + "CERTIFICATE_LONG_SCORE",
+            help="Lowest score (0-1) for the long validity.",
+        ),
+        click.option(
             "--log-level",
             default="info",
             show_default=True,
@@ -507,3 +531,13 @@ def verify_cmd(package: Path, public_key: Path | None) -> None:
         more, shown = report.problems_omitted, len(report.problems)
         click.echo(f"FAIL: ... and {more} more problems (only the first {shown} are listed)", err=True)
     raise SystemExit(1)
+
+
+def _register_repository_commands() -> None:
+    from server.cli_repository import verify_certificate_cmd, witness_cmd
+
+    main.add_command(verify_certificate_cmd)
+    main.add_command(witness_cmd)
+
+
+_register_repository_commands()

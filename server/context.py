@@ -13,6 +13,7 @@ from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.photos import PhotoIntake
 from server.recording import Recorders
+from server.repository_log import RepositoryLog
 from server.settings import Settings
 from server.signaling.ratelimit import LedgerThrottle
 from server.signaling.registry import Sockets
@@ -28,6 +29,7 @@ class AppContext:
     sockets: Sockets
     templates: Jinja2Templates
     photos: PhotoIntake
+    repository: RepositoryLog
     # Verifying an uploaded package holds its ledger in memory: at most two at once.
     verifications: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     invite_base: str = ""  # see server/invite_links.py

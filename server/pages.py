@@ -12,9 +12,10 @@ from starlette.routing import Route
 from server import walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
+from server.api.certificates import review_json
 from server.auth import SESSION_COOKIE, current_actor
 from server.context import ctx
-from server.db import evidence_repo, org_repo, repo, walkthrough_repo
+from server.db import certificate_repo, evidence_repo, org_repo, repo, walkthrough_repo
 from server.db.models import Audit
 from server.errors import ApiError
 from server.policy import Action, Actor, AuditFacts, Decision, can, decide
@@ -274,6 +275,7 @@ async def report_page(request: Request) -> Response:
     async with app.db.session() as s:
         evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
         consents = await walkthrough_repo.consents(s, audit.id)
+        reviews = await certificate_repo.reviews(s, audit.id)
     view = await walkthrough.checkpoints_view(app.db, audit) if audit.template_snapshot else None
     by_checkpoint: dict[str, list[dict[str, Any]]] = {}
     for row in evidence:
@@ -293,6 +295,7 @@ async def report_page(request: Request) -> Response:
         "template": view["template"] if view else None,
         "consents": [{"actor": c.actor, "role": c.role, "accepted_at": iso(c.accepted_at)} for c in consents],
         "generated_at": iso(dt.datetime.now(dt.UTC)),
+        "reviews": [review_json(r) for r in reviews],
     }
     return render(request, "report.html", context)
 

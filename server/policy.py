@@ -58,6 +58,8 @@ class Action(enum.StrEnum):
     CREATE_AUDIT = "create-audit"
     MANAGE_TEMPLATES = "manage-templates"
     ADMINISTER = "administer"  # organisations, users, their tokens
+    REVOKE_CERTIFICATE = "revoke-certificate"
+    READ_REPOSITORY = "read-repository"  # every entry of the repository log
 
     @property
     def writes(self) -> bool:
@@ -65,7 +67,13 @@ class Action(enum.StrEnum):
         return self in (Action.RUN,)
 
 
-SERVICE_ACTIONS = (Action.CREATE_AUDIT, Action.MANAGE_TEMPLATES, Action.ADMINISTER)
+SERVICE_ACTIONS = (
+    Action.CREATE_AUDIT,
+    Action.MANAGE_TEMPLATES,
+    Action.ADMINISTER,
+    Action.REVOKE_CERTIFICATE,
+    Action.READ_REPOSITORY,
+)
 
 
 class Decision(enum.Enum):
@@ -133,6 +141,10 @@ def _runs(actor: Actor, audit: AuditFacts) -> bool:
     )
 
 
+def _ran(actor: Actor, audit: AuditFacts) -> bool:
+    return actor.user_id == audit.lead_auditor_id or actor.user_id in audit.assigned
+
+
 def _allowed(actor: Actor, action: Action, audit: AuditFacts) -> bool:
     admin = actor.role is Role.ADMIN
     firm = _firm(actor, audit) and actor.role in (Role.AUDITOR, Role.REVIEWER)
@@ -146,8 +158,8 @@ def _allowed(actor: Actor, action: Action, audit: AuditFacts) -> bool:
         return admin or (_firm(actor, audit) and actor.role is Role.AUDITOR)
     if action in (Action.SHARE, Action.VIEW_ACCESS_LOG):
         return admin or firm
-    if action is Action.REVIEW:
-        return _firm(actor, audit) and actor.role is Role.REVIEWER
+    if action is Action.REVIEW:  # never by whoever ran the audit
+        return _firm(actor, audit) and actor.role is Role.REVIEWER and not _ran(actor, audit)
     return False
 
 
@@ -169,8 +181,10 @@ def _service_allowed(actor: Actor, action: Action) -> bool:
         return actor.role is Role.AUDITOR
     if action is Action.MANAGE_TEMPLATES:
         return actor.role in (Role.ADMIN, Role.AUDITOR)
-    if action is Action.ADMINISTER:
+    if action in (Action.ADMINISTER, Action.REVOKE_CERTIFICATE):
         return actor.role is Role.ADMIN
+    if action is Action.READ_REPOSITORY:
+        return actor.role in (Role.ADMIN, Role.AGENCY)
     return False
 
 

@@ -101,6 +101,9 @@ class Settings:
     photo_max_side: int = 16384
     photo_burst: int = 10
     photo_interval: float = 3.0
+    certificate_long_years: int = 2
+    certificate_short_years: int = 1
+    certificate_long_score: float = 0.95
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -129,6 +132,12 @@ class Settings:
             )
         if self.photo_burst < 1 or self.photo_interval <= 0:
             raise SettingsError("photo burst must be at least 1 and the photo interval positive")
+        if not 1 <= self.certificate_short_years <= self.certificate_long_years <= 10:
+            raise SettingsError(
+                "certificate validity must be 1-10 years, the short one no longer than the long one"
+            )
+        if not 0 < self.certificate_long_score <= 1:
+            raise SettingsError("the certificate score for the long validity must be above 0 and at most 1")
 
     @property
     def database_url(self) -> str:

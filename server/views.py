@@ -32,6 +32,7 @@ def audit_json(audit: Audit) -> dict[str, Any]:
         "template": _template_ref(audit),
         "current_checkpoint": audit.current_checkpoint,
         "outcome": audit.outcome,
+        "certificate_id": audit.certificate_id,
     }
 
 

@@ -289,6 +289,7 @@ async def seal(app: AppContext, audit_id: str, outcome: dict[str, Any], actor: s
             s.add(fresh)
             await repo.record_event(s, audit_id, "complete", actor, {"outcome": outcome}, sealing=True)
         await app.signer.sign(audit_id)  # the final tree head commits to the whole audit
+        await app.repository.record_completion(audit_id)  # and the repository log publishes it
     finally:
         app.sockets.sealing.discard(audit_id)
 

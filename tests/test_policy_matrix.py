@@ -133,6 +133,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/users"): service_rule({"admin"}, 200),
     ("POST", "/api/users"): service_rule({"admin"}, 422),
     ("POST", "/api/users/{user_id}/revoke-tokens"): service_rule({"admin"}, 404),  # an unknown user
+    # reviews, certificates, the repository log
+    ("POST", "/api/audits/{audit_id}/review"): audit_rule({"reviewer"}, 409, when_completed=422),
+    ("GET", "/api/audits/{audit_id}/reviews"): VIEW,
+    ("POST", "/api/certificates/{certificate_id}/revoke"): service_rule({"admin"}, 404),  # unknown one
+    ("GET", "/api/repository/entries"): service_rule({"admin", "agency"}, 200),
 }
 
 # Routes that answer without an account or with an invite instead: checked by their own tests.
@@ -148,6 +153,14 @@ PUBLIC = {
     ("POST", "/api/audits/{audit_id}/photos"),
     ("POST", "/api/tech-check/upload"),
     ("POST", "/api/tech-check"),
+    # certificates and the repository log are public: tests/test_certificates.py, test_repository_log.py
+    ("GET", "/certificates/{certificate_id}"),
+    ("GET", "/api/certificates/public-key"),
+    ("GET", "/api/certificates/{certificate_id}"),
+    ("GET", "/api/repository/head"),
+    ("GET", "/api/repository/proof/{seq}"),
+    ("GET", "/api/repository/consistency"),
+    ("POST", "/api/repository/cosignatures"),
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/audits/{audit_id}/invites"): {"ttl_minutes": 0},
@@ -158,6 +171,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/evidence/{evidence_id}/annotations"): {"shapes": []},
     ("POST", "/api/audits/{audit_id}/shares"): {"org": "no-such-org"},
     ("POST", "/api/audits/{audit_id}/assignments"): {"user": "no-such-user"},
+    ("POST", "/api/audits/{audit_id}/review"): {"decision": "perhaps"},
 }
 
 
@@ -216,6 +230,7 @@ def fill(path: str, item: dict[str, Any], parties: Parties) -> str:
         "{org_id}": parties.org_ids["Importer Two"],
         "{user_id}": "no-such-user",
         "{sha256}": item["photo"]["sha256"],
+        "{certificate_id}": "no-such-certificate",
     }
     for name, value in values.items():
         path = path.replace(name, value)

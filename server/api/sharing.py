@@ -58,6 +58,8 @@ async def create_share(request: Request) -> Response:
                 )
             )
         await s.commit()
+    if new:
+        await ctx(request).repository.record_share(g.audit.id, org.id, g.actor.label(), shared=True)
     return JSONResponse(share_json(share, org), status_code=201 if new else 200)
 
 
@@ -75,6 +77,7 @@ async def delete_share(request: Request) -> Response:
             )
         )
         await s.commit()
+    await ctx(request).repository.record_share(g.audit.id, org_id, g.actor.label(), shared=False)
     return Response(status_code=204)
 
 

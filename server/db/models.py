@@ -112,6 +112,7 @@ class Audit(Base):
     template_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     current_checkpoint: Mapped[str | None] = mapped_column(String(100), nullable=True)
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    certificate_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the newest one issued
 
 
 class Invite(Base):
@@ -371,3 +372,79 @@ class LoginFailure(Base):
     email: Mapped[str] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Review(Base):
+    """A reviewer's decision on a completed audit: accept it, or return it to the auditor."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_audit", "audit_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[str] = mapped_column(String(36))
+    reviewer_name: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(20))  # accept | return
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    repository_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Certificate(Base):
+    """A certificate issued for an accepted audit; ``document`` is the signed canonical JSON."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (Index("ix_certificates_facility", "facility_key", "issued_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id"))
+    facility_key: Mapped[str] = mapped_column(String(420))  # name and country, folded: what supersedes
+    status: Mapped[str] = mapped_column(String(20), default="issued")  # issued | revoked | superseded
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    document: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(64))
+    repository_seq: Mapped[int] = mapped_column(Integer)  # the entry of the document's current version
+
+
+class RepositoryEntry(Base):
+    """One entry of the repository-wide append-only log (canonical JSON, RFC 9162 leaf)."""
+
+    __tablename__ = "repository_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    type: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RepositoryHead(Base):
+    """A signed tree head of the repository log."""
+
+    __tablename__ = "repository_heads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(Integer, index=True)
+    root: Mapped[str] = mapped_column(String(64))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(64))
+
+
+class Cosignature(Base):
+    """A witness's signature over a repository head it checked was consistent with what it saw."""
+
+    __tablename__ = "repository_cosignatures"
+    __table_args__ = (UniqueConstraint("size", "witness_key_id", name="uq_cosignature"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(String(64))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    witness_key_id: Mapped[str] = mapped_column(String(64))
+    witness_public_key: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
