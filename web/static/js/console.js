@@ -62,8 +62,9 @@ const TERMINAL = {
 // Errors about directing the walk, shown on the checkpoint card.
 const WALK_ERRORS = new Set(['not_found', 'audit_completed', 'no_template']);
 
-// Shortcuts that direct the audit: capture, photo, next and previous checkpoint.
-const RUN_KEYS = new Set(['c', 'C', 'r', 'R', 'n', 'N', 'p', 'P']);
+// Shortcuts that direct the audit: capture, photo, next and previous checkpoint, results.
+const RESULT_KEYS = { 1: 'meets', 2: 'does_not_meet', 3: 'not_applicable', 4: 'follow_up' };
+const RUN_KEYS = new Set(['c', 'C', 'r', 'R', 'n', 'N', 'p', 'P', ...Object.keys(RESULT_KEYS)]);
 const MIC_WAIT_MS = 1_500;
 const WAITING_FOR_CAMERA = 'Waiting for the facility camera…';
 
@@ -195,6 +196,7 @@ function photoBlocker() {
 /** Make a checkpoint current for everyone: over the socket, or over HTTP while it is down. */
 function go(key) {
   if (completion.completed || !mayRun) return;
+  card.flush(); // the note typed for the checkpoint we leave goes with us
   card.showError('');
   if (send({ type: 'goto', key })) return;
   walk.gotoOverHttp(key).catch((error) => card.showError(`Could not move to that checkpoint: ${error.message}`));
@@ -293,6 +295,8 @@ function onKey(event) {
   else if (key === 'p' || key === 'P') card.step(-1);
   else if (key === 'r' || key === 'R') {
     if (!event.repeat) photo.request();
+  } else if (Object.hasOwn(RESULT_KEYS, key)) {
+    if (!event.repeat) card.save(RESULT_KEYS[key]);
   } else if (key === 'm' || key === 'M') setMuted(!micMuted);
   else if (key === 'f' || key === 'F') remote.toggleFullscreen();
   else if (key === '?') els.help.showModal();
@@ -415,6 +419,11 @@ els.mute.addEventListener('click', () => setMuted(!micMuted));
 els.fullscreen.addEventListener('click', () => remote.toggleFullscreen());
 els.showHelp.addEventListener('click', () => els.help.showModal());
 document.addEventListener('keydown', onKey);
+window.addEventListener('beforeunload', (event) => {
+  if (!card.unsaved) return;
+  card.flush();
+  event.preventDefault(); // the browser asks whether to leave with a note not saved yet
+});
 window.addEventListener('pagehide', () => {
   signaling.stop();
   link.close();
