@@ -91,7 +91,7 @@ async def test_revoke_invite_and_list(server: LiveServer, api_token: str) -> Non
         assert r.status_code == 404
         page = await http.get(f"/join/{invite['token']}")
         assert page.status_code == 410
-        assert "expired or was revoked" in page.text
+        assert "withdrew this invite link" in page.text
 
 
 async def test_join_page_for_valid_invite(server: LiveServer, api_token: str) -> None:

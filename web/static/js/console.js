@@ -136,8 +136,14 @@ function sentence(text) {
   return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
+/** The facility paused its camera (a break): the person who did, or null. */
+function pausedBy() {
+  return roster.others('staff').find((person) => person.paused) || null;
+}
+
 function connectionView() {
   if (view.terminal) return ['failed', view.terminal.badge];
+  if (view.socketOpen && pausedBy()) return ['connecting', 'Paused by the facility'];
   if (!view.socketOpen) return view.joined ? ['reconnecting', 'Reconnecting…'] : ['connecting', 'Connecting…'];
   if (view.consenting) return ['connecting', 'Waiting for your consent'];
   if (view.retrying || view.pcState === 'failed') return ['failed', 'Connection failed — retrying'];
@@ -158,6 +164,10 @@ function render() {
   let overlay = text;
   if (text === WAITING_FOR_CAMERA && roster.others('staff').length === 0) {
     overlay = `${text} Nobody from the facility has joined yet: create an invite link and send it to them.`;
+  }
+  const paused = pausedBy();
+  if (paused && !view.terminal) {
+    overlay = `Paused by the facility: ${paused.name || 'the phone'} paused the camera. The picture comes back when they resume.`;
   }
   if (view.consenting && !view.terminal) overlay = 'Accept the recording notice to start the video.';
   if (view.terminal) overlay = view.terminal.text;
@@ -181,6 +191,7 @@ function captureBlocker() {
   if (completion.completed) return 'The audit is completed: nothing more can be captured.';
   if (view.terminal) return 'The live session is closed: nothing can be captured.';
   if (!view.socketOpen) return 'Not connected to the server: nothing can be captured until the connection is back.';
+  if (pausedBy()) return 'The facility paused the camera: there is nothing to capture until they resume.';
   if (view.media !== 'live') return 'The facility camera is not live: there is nothing to capture yet.';
   return '';
 }
@@ -407,7 +418,11 @@ signaling
     if (message.participant && message.participant.role === 'staff') techCheck.load();
   })
   .on('participant-updated', (message) => roster.upsert(message.participant))
-  .on('participant-left', (message) => roster.remove(message.participant_id))
+  .on('participant-left', (message) => {
+    roster.remove(message.participant_id);
+    if (roster.others('staff').length === 0) photo.phoneLeft();
+  })
+  .on('photo-declined', (message) => photo.declined(message))
   .on('error', (message) => {
     if (message.code === 'bad_sdp') link.offerRefused();
     else if (message.code === 'capture_failed') capture.failed(message);
