@@ -168,10 +168,20 @@ def user_json(actor: Actor) -> dict[str, Any]:
 async def audits_context(request: Request, actor: Actor) -> dict[str, Any]:
     async with ctx(request).db.session() as s:
         audits = await repo.list_audits(s, actor)
+    may_create = can(actor, Action.CREATE_AUDIT)
+    templates = await walkthrough.available_templates(ctx(request)) if may_create else {}
     return {
         "user": user_json(actor),
         "audits": [audit_json(a) for a in audits],
-        "can_create": can(actor, Action.CREATE_AUDIT),
+        "can_create": may_create,
+        "templates": sorted(
+            (
+                {"key": k, "title": t.title, "version": t.version, "checkpoints": len(t.checkpoints())}
+                for k, (t, _) in templates.items()
+            ),
+            key=lambda t: str(t["title"]),
+        ),
+        "default_template": walkthrough.DEFAULT_TEMPLATE,
     }
 
 
@@ -203,7 +213,7 @@ async def audits_create(request: Request) -> Response:
     try:
         fields = await with_template(request, parse_new_audit(body))
     except ApiError as exc:
-        context = await audits_context(request, actor) | {"error": exc.message}
+        context = await audits_context(request, actor) | {"error": exc.message, "form": dict(form)}
         return render(request, "audits.html", context, status=422)
     async with ctx(request).db.session() as s:
         audit = await repo.create_audit(s, actor, **fields)

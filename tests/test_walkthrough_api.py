@@ -222,3 +222,14 @@ async def test_passing_audit_and_its_report(server: LiveServer, api_token: str) 
         assert report.status_code == 200
         assert "Dock gate" in report.text and photo["sha256"][:12] in report.text
         assert reasons["never_live"] in report.text
+
+
+async def test_the_audits_page_offers_every_checklist(server: LiveServer, api_token: str) -> None:
+    async with server.client(api_token) as http:
+        await http.post("/api/templates", content=GOOD, headers={"Content-Type": "application/yaml"})
+        page = await http.get("/audits")
+    assert page.status_code == 200
+    assert 'data-testid="new-audit-template"' in page.text
+    for key in ("container-7-point", "ctpat-fm-walkthrough", "tractor-trailer-17-point", "dock-check"):
+        assert f'value="{key}"' in page.text, key
+    assert 'value="ctpat-fm-walkthrough" selected' in page.text
