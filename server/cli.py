@@ -46,6 +46,33 @@ def main(ctx: click.Context, data_dir: Path) -> None:
     ctx.obj = {"data_dir": data_dir}
 
 
+def _data_dir_here(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """``--data-dir`` given after a subcommand: it wins over the one before it (or the default)."""
+    if value is not None:
+        ctx.ensure_object(dict)["data_dir"] = value
+
+
+def accept_data_dir_everywhere(group: click.Group) -> None:
+    """Let ``--data-dir`` follow any subcommand too, as people type it: ``serve --data-dir D``.
+
+    The group's own option (before the subcommand, or ``VAUDIT_DATA_DIR``) sets the value
+    first; one given after the subcommand replaces it.
+    """
+    for command in group.commands.values():
+        command.params.append(
+            click.Option(
+                ["--data-dir"],
+                type=click.Path(path_type=Path),
+                default=None,
+                expose_value=False,
+                callback=_data_dir_here,
+                help="Database and evidence directory (also accepted before the subcommand).",
+            )
+        )
+        if isinstance(command, click.Group):
+            accept_data_dir_everywhere(command)
+
+
 def server_options(f: Any) -> Any:
     options = [
         click.option(
@@ -541,3 +568,4 @@ def _register_repository_commands() -> None:
 
 
 _register_repository_commands()
+accept_data_dir_everywhere(main)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -10,25 +11,34 @@ from starlette.responses import JSONResponse, Response
 
 
 class ApiError(Exception):
-    """An error a client can act on; rendered as {"error": {"code", "message"}}."""
+    """An error a client can act on; rendered as {"error": {"code", "message", **details}}."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})  # e.g. Retry-After on a 429
+        self.details = dict(details or {})  # what the client needs to act, e.g. the keys to fill in
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
+def error_body(
+    code: str, message: str, details: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    return {"error": {"code": code, "message": message, **(details or {})}}
 
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
+    body = error_body(exc.code, exc.message, exc.details)
+    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
 
 _HTTP_CODES = {

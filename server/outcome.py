@@ -6,6 +6,8 @@
   is does_not_meet, follow_up (still open) or not_assessed fails the audit.
 - **Score** = meets / applicable, where applicable is every counted checkpoint that is not
   not_applicable (not_assessed counts against the score).
+- **Reasons**: completing needs a written reason when the facility camera never went live,
+  and for every must checkpoint marked not_applicable (:func:`reasons_required`).
 - **Findings**: every does_not_meet, with its corrective action and due date (30 days for a
   must, 90 for a should when the auditor gave none).
 """
@@ -125,3 +127,19 @@ def evaluate(
 def open_checkpoints(checkpoints: Sequence[CheckpointFacts], results: Mapping[str, ResultFacts]) -> list[str]:
     """Checkpoints still open: not assessed, or marked follow-up."""
     return [cp.key for cp in checkpoints if state_of(cp, results) in (NOT_ASSESSED, "follow_up")]
+
+
+NEVER_LIVE = "never_live"
+
+
+def reasons_required(
+    checkpoints: Sequence[CheckpointFacts], results: Mapping[str, ResultFacts], ever_live: bool
+) -> list[str]:
+    """What completing must explain in writing, so that an audit cannot pass by accident.
+
+    ``never_live`` when no video from the facility ever reached the server, and the key of
+    every must checkpoint marked not applicable (it counts as passed without being seen).
+    """
+    keys = [] if ever_live else [NEVER_LIVE]
+    keys += [cp.key for cp in checkpoints if cp.level == "must" and state_of(cp, results) == "not_applicable"]
+    return keys

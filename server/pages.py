@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import walkthrough
+from server import phone_links, walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
 from server.api.certificates import review_json
@@ -18,6 +18,7 @@ from server.context import ctx
 from server.db import certificate_repo, evidence_repo, org_repo, repo, walkthrough_repo
 from server.db.models import Audit
 from server.errors import ApiError
+from server.phone_links import LinkProblem
 from server.policy import Action, Actor, AuditFacts, Decision, can, decide
 from server.tls import ca_cert_path
 from server.views import audit_json, evidence_json, iso
@@ -25,8 +26,6 @@ from server.views import audit_json, evidence_json, iso
 LOGIN_WINDOW = dt.timedelta(minutes=15)
 LOGIN_TRIES_PER_EMAIL = 5
 LOGIN_TRIES_PER_ADDRESS = 50
-
-INVITE_GONE = "This invite link has expired or was revoked. Ask the auditor for a new one."
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -170,10 +169,20 @@ def user_json(actor: Actor) -> dict[str, Any]:
 async def audits_context(request: Request, actor: Actor) -> dict[str, Any]:
     async with ctx(request).db.session() as s:
         audits = await repo.list_audits(s, actor)
+    may_create = can(actor, Action.CREATE_AUDIT)
+    templates = await walkthrough.available_templates(ctx(request)) if may_create else {}
     return {
         "user": user_json(actor),
         "audits": [audit_json(a) for a in audits],
-        "can_create": can(actor, Action.CREATE_AUDIT),
+        "can_create": may_create,
+        "templates": sorted(
+            (
+                {"key": k, "title": t.title, "version": t.version, "checkpoints": len(t.checkpoints())}
+                for k, (t, _) in templates.items()
+            ),
+            key=lambda t: str(t["title"]),
+        ),
+        "default_template": walkthrough.DEFAULT_TEMPLATE,
     }
 
 
@@ -205,7 +214,7 @@ async def audits_create(request: Request) -> Response:
     try:
         fields = await with_template(request, parse_new_audit(body))
     except ApiError as exc:
-        context = await audits_context(request, actor) | {"error": exc.message}
+        context = await audits_context(request, actor) | {"error": exc.message, "form": dict(form)}
         return render(request, "audits.html", context, status=422)
     async with ctx(request).db.session() as s:
         audit = await repo.create_audit(s, actor, **fields)
@@ -232,18 +241,20 @@ async def console_page(request: Request) -> Response:
     return render(request, "console.html", context)
 
 
+def link_problem_page(request: Request, problem: LinkProblem) -> Response:
+    response = render(request, "phone_error.html", {"user": None, "problem": problem}, problem.status)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 async def join_page(request: Request) -> Response:
     token = request.path_params["token"]
     async with ctx(request).db.session() as s:
-        invite = await repo.valid_invite(s, token) if len(token) <= 200 else None
-        audit = await repo.get_audit(s, invite.audit_id) if invite else None
-    if invite is None or audit is None or audit.status != "open":
-        context = {
-            "user": None,
-            "title": "This link no longer works",
-            "message": INVITE_GONE,
-        }
-        return render(request, "error.html", context, 410)
+        opened = await phone_links.open_link(s, token)
+    if isinstance(opened, LinkProblem):
+        return link_problem_page(request, opened)
+    audit = opened[1]
     config = {"audit_id": audit.id, "ws_path": f"/ws/audits/{audit.id}", "role": "staff", "token": token}
     response = render(request, "staff.html", {"user": None, "audit": audit_json(audit), "config": config})
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -254,11 +265,10 @@ async def join_page(request: Request) -> Response:
 async def techcheck_page(request: Request) -> Response:
     token = request.path_params["token"]
     async with ctx(request).db.session() as s:
-        invite = await repo.valid_invite(s, token) if len(token) <= 200 else None
-        audit = await repo.get_audit(s, invite.audit_id) if invite else None
-    if invite is None or audit is None:
-        context = {"user": None, "title": "This link no longer works", "message": INVITE_GONE}
-        return render(request, "error.html", context, 410)
+        opened = await phone_links.open_link(s, token)
+    if isinstance(opened, LinkProblem):
+        return link_problem_page(request, opened)
+    audit = opened[1]
     config = {"audit_id": audit.id, "token": token}
     response = render(request, "techcheck.html", {"user": None, "audit": audit_json(audit), "config": config})
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -87,7 +87,7 @@ class Settings:
     public_url: str | None = None
     session_hours: float = 12.0
     invite_ttl_minutes: int = 240
-    max_invite_ttl_minutes: int = 7 * 24 * 60
+    max_invite_ttl_minutes: int = 14 * 24 * 60  # a tech check link "the day before" still works on the day
     keyframe_interval: float = 3.0
     record: bool = True
     still_interval: float = 1.0

@@ -2,7 +2,7 @@
 
 Glue between the checkpoint templates, the database and the live room: navigating,
 recording results (with the capture rule), telling everyone what to show next in their
-own language, and completing the audit.
+own language. Completing the audit is :mod:`server.completion`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from server.db import repo, walkthrough_repo
 from server.db.engine import Database
 from server.db.models import Audit, CheckpointResult
 from server.errors import ApiError
-from server.outcome import RESULTS, CheckpointFacts, ResultFacts, evaluate, open_checkpoints
+from server.outcome import RESULTS, CheckpointFacts, ResultFacts
 
 DEFAULT_TEMPLATE = "ctpat-fm-walkthrough"
 RESULT_LABELS = {
@@ -243,76 +243,3 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
     if not isinstance(value, str) or len(value) > limit:
         raise ApiError(422, "invalid", f"'{name}' must be text of at most {limit} characters")
     return value.strip() or None
-
-
-async def complete(app: AppContext, audit: Audit, confirm_open: bool, actor: str) -> dict[str, Any]:
-    """End the audit: compute and freeze the outcome, make the audit read-only."""
-    require_open(audit)
-    template = require_template(audit)
-    async with app.db.session() as s:
-        rows = await walkthrough_repo.results(s, audit.id)
-    cps = facts(template)
-    still_open = open_checkpoints(cps, result_facts(rows))
-    if still_open and not confirm_open:
-        raise ApiError(
-            409,
-            "open_checkpoints",
-            f"{len(still_open)} checkpoint(s) are still open; "
-            "confirm to complete and list them as not assessed",
-        )
-    outcome = evaluate(cps, result_facts(rows), dt.datetime.now(dt.UTC).date()).to_dict()
-    outcome["open_at_completion"] = still_open
-    outcome["ict"] = await ict_summary(app, audit, rows)
-    await seal(app, audit.id, outcome, actor)
-    return outcome
-
-
-async def seal(app: AppContext, audit_id: str, outcome: dict[str, Any], actor: str) -> None:
-    """Close the room, then commit the completion as the audit's last ledger entry and sign it.
-
-    Everyone live is told and disconnected first, so their leave events and the recorder's
-    last segment land before the completion entry; from then on the ledger refuses appends.
-    """
-    app.sockets.sealing.add(audit_id)
-    try:
-        notice = {
-            "type": "audit-completed",
-            "outcome": {"result": outcome["result"], "score": outcome["score"]},
-            "message": "This audit is finished. Thank you.",
-        }
-        await app.sockets.close_audit(audit_id, notice)
-        await app.hub.close_room(audit_id)
-        async with app.db.session() as s:
-            fresh = await repo.get_audit(s, audit_id)
-            assert fresh is not None
-            walkthrough_repo.mark_completed(fresh, outcome)
-            s.add(fresh)
-            await repo.record_event(s, audit_id, "complete", actor, {"outcome": outcome}, sealing=True)
-        await app.signer.sign(audit_id)  # the final tree head commits to the whole audit
-        await app.repository.record_completion(audit_id)  # and the repository log publishes it
-    finally:
-        app.sockets.sealing.discard(audit_id)
-
-
-async def ict_summary(app: AppContext, audit: Audit, rows: dict[str, CheckpointResult]) -> dict[str, Any]:
-    """How ICT was used and how well it worked (IAF MD 4): the report states it."""
-    async with app.db.session() as s:
-        events = await repo.list_events(s, audit.id)
-    joins = [e for e in events if e.kind == "join"]
-    staff_joins = [e for e in joins if e.data.get("role") == "staff"]
-    first = joins[0].at if joins else None
-    duration = (dt.datetime.now(dt.UTC) - first).total_seconds() if first else 0.0
-    assessed = [r for r in rows.values() if r.result in ("meets", "does_not_meet")]
-    by_photo = sum(1 for r in assessed if r.verified_by == "photo")
-    room = app.hub.rooms.get(audit.id)
-    recorder = app.recorders.by_audit.get(audit.id)
-    return {
-        "duration_seconds": round(duration),
-        "staff_connections": len(staff_joins),
-        "reconnections": max(0, len(staff_joins) - 1),
-        "checkpoints_assessed": len(assessed),
-        "verified_by_live_video": len(assessed) - by_photo,
-        "verified_by_photo": by_photo,
-        "media_live_at_completion": bool(room and room.is_live()),
-        "stills_dropped": recorder.stats["stills_dropped"] if recorder else 0,
-    }

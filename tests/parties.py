@@ -12,7 +12,7 @@ import numpy as np
 
 from server.db import org_repo, repo
 from server.policy import OrgKind
-from tests.support import PASSWORD, LiveServer, new_invite
+from tests.support import COMPLETE_ANYWAY, PASSWORD, LiveServer, new_invite
 
 # name: (organisation, role)
 PEOPLE = {
@@ -88,7 +88,7 @@ async def audit_with_photo(parties: Parties, facility: str) -> dict[str, Any]:
 
 async def complete(parties: Parties, audit_id: str) -> None:
     async with parties.client("lead") as http:
-        r = await http.post(f"/api/audits/{audit_id}/complete", json={"confirm_open": True})
+        r = await http.post(f"/api/audits/{audit_id}/complete", json=COMPLETE_ANYWAY)
         assert r.status_code == 200, r.text
 
 

@@ -117,3 +117,11 @@ async def streaming_phone(
         yield audit_id, phone
     finally:
         await phone.close()
+
+
+# Completes any audit: open checkpoints confirmed, and a reason in case no video ever arrived
+# (a reason the audit does not need is ignored).
+COMPLETE_ANYWAY: dict[str, Any] = {
+    "confirm_open": True,
+    "reasons": {"never_live": "Tested without a camera."},
+}

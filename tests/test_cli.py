@@ -102,3 +102,36 @@ def test_every_serve_option_is_documented() -> None:
         and o not in ("--ice-server", "--no-tls", "--no-record")
     )
     assert not env_missing, f"undocumented env vars for: {env_missing}"
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        ["--data-dir", "{d}", "user", "create"],
+        ["user", "--data-dir", "{d}", "create"],
+        ["user", "create", "--data-dir", "{d}"],
+    ],
+    ids=["before", "after-group", "after-command"],
+)
+def test_data_dir_is_accepted_wherever_it_is_typed(tmp_path: Path, position: list[str]) -> None:
+    data = tmp_path / "d"
+    args = [a.replace("{d}", str(data)) for a in position]
+    r = cli(*args, "--email", "p@b.org", "--name", "P", stdin="password1\n", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (data / "virtual-audit.db").exists()
+    assert not (tmp_path / "data").exists()
+
+
+def test_data_dir_after_the_subcommand_wins_over_the_environment(tmp_path: Path) -> None:
+    env = {"VAUDIT_DATA_DIR": str(tmp_path / "envdata")}
+    args = ["user", "create", "--data-dir", str(tmp_path / "typed"), "--email", "t@b.org", "--name", "T"]
+    r = cli(*args, stdin="password1\n", env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "typed" / "virtual-audit.db").exists()
+    assert not (tmp_path / "envdata").exists()
+
+
+def test_serve_takes_data_dir_after_the_subcommand(tmp_path: Path) -> None:
+    r = cli("serve", "--data-dir", str(tmp_path), "--port", "70000", cwd=tmp_path)
+    assert r.returncode != 0
+    assert "No such option" not in r.stderr and "port" in r.stderr

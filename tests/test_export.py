@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.simcam import encode_clip
-from tests.support import live_server, streaming_phone
+from tests.support import COMPLETE_ANYWAY, live_server, streaming_phone
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ async def test_export_is_deterministic_and_verifies_offline(tmp_path: Path) -> N
                 ).status_code == 200
                 await asyncio.sleep(2.5)
             await asyncio.sleep(0.5)  # the room closes and its last segment is written
-            outcome = (await http.post(f"/api/audits/{aid}/complete", json={"confirm_open": True})).json()
+            outcome = (await http.post(f"/api/audits/{aid}/complete", json=COMPLETE_ANYWAY)).json()
             assert outcome["result"] == "fail"
             first = (await http.get(f"/api/audits/{aid}/export")).content
             second = (await http.get(f"/api/audits/{aid}/export")).content
@@ -91,7 +91,7 @@ def test_cli_export_matches_the_http_export(tmp_path: Path) -> None:
         async with live_server(data) as server, server.client(await _token(data)) as http:
             r = await http.post("/api/audits", json={"facility": {"name": "C", "country": "IN"}})
             aid = str(r.json()["id"])
-            await http.post(f"/api/audits/{aid}/complete", json={"confirm_open": True})
+            await http.post(f"/api/audits/{aid}/complete", json=COMPLETE_ANYWAY)
             return aid
 
     aid = asyncio.run(make())

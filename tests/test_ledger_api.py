@@ -9,7 +9,7 @@ import numpy as np
 
 from recorder import merkle
 from recorder.ledger import SignedTreeHead, canonical_json, load_public_key, verify_tree_head
-from tests.support import LiveServer, new_invite
+from tests.support import COMPLETE_ANYWAY, LiveServer, new_invite
 
 
 def jpeg() -> bytes:
@@ -39,7 +39,7 @@ async def test_entries_heads_and_proofs(server: LiveServer, api_token: str) -> N
         )
         first = (await http.get(f"/api/evidence/{photo['id']}/proof")).json()
         await http.put(f"/api/audits/{aid}/checkpoints/floor", json={"result": "does_not_meet"})
-        await http.post(f"/api/audits/{aid}/complete", json={"confirm_open": True})
+        await http.post(f"/api/audits/{aid}/complete", json=COMPLETE_ANYWAY)
         ledger = (await http.get(f"/api/audits/{aid}/ledger")).json()
         key = load_public_key((await http.get("/api/ledger/public-key")).content)
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from server.outcome import CheckpointFacts, ResultFacts, evaluate, open_checkpoints
+from server.outcome import CheckpointFacts, ResultFacts, evaluate, open_checkpoints, reasons_required
 
 TODAY = dt.date(2026, 11, 28)
 M1 = CheckpointFacts("seal", "Seal", "must", ("6.7",))
@@ -81,3 +81,19 @@ def test_outcome_serialises() -> None:
     assert out["result"] == "fail"
     assert out["states"] == {"seal": "meets", "doors": "does_not_meet", "lights": "not_assessed"}
     assert out["findings"][0]["due_date"] == "2026-12-28"
+
+
+@pytest.mark.parametrize(
+    ("results", "ever_live", "keys"),
+    [
+        ({}, True, []),
+        ({}, False, ["never_live"]),
+        ({"m": "not_applicable"}, True, ["m"]),
+        ({"m": "not_applicable", "s": "not_applicable"}, False, ["never_live", "m"]),
+        ({"m": "meets", "s": "not_applicable"}, True, []),
+    ],
+)
+def test_reasons_required(results: dict[str, str], ever_live: bool, keys: list[str]) -> None:
+    cps = [CheckpointFacts("m", "Must", "must", ("1",)), CheckpointFacts("s", "Should", "should", ("2",))]
+    facts = {k: ResultFacts(v) for k, v in results.items()}
+    assert reasons_required(cps, facts, ever_live) == keys

@@ -109,6 +109,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/audits/{audit_id}/current"): RUN,
     ("PUT", "/api/audits/{audit_id}/checkpoints/{key}"): RUN,
     ("POST", "/api/audits/{audit_id}/complete"): RUN,
+    ("GET", "/api/audits/{audit_id}/complete"): RUN,  # what completing asks (confirmation, reasons)
     ("GET", "/api/audits/{audit_id}/outcome"): VIEW_OK,  # 409 until completed
     ("GET", "/api/audits/{audit_id}/tech-checks"): VIEW,
     ("GET", "/api/audits/{audit_id}/consents"): VIEW,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from server.simcam import encode_clip
-from tests.support import live_server, streaming_phone
+from tests.support import COMPLETE_ANYWAY, live_server, streaming_phone
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ async def test_replay_manifest_segments_and_verification(tmp_path: Path) -> None
             assert check["verified"] is False and check["checks"]["file_matches_hash"] is False
             stored.write_bytes(bytes(data[:50]) + bytes([data[50] ^ 0xFF]) + bytes(data[51:]))
 
-            await http.post(f"/api/audits/{aid}/complete", json={"confirm_open": True})
+            await http.post(f"/api/audits/{aid}/complete", json=COMPLETE_ANYWAY)
             package = (await http.get(f"/api/audits/{aid}/export")).content
             report = (await http.post("/api/verify", content=package)).json()
             assert report["ok"] is True, report["problems"]

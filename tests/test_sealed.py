@@ -18,7 +18,7 @@ from server.db.models import Invite
 from server.media.client import ParticipantClient
 from server.simcam import EncodedClip, encode_clip
 from tests.parties import jpeg
-from tests.support import LiveServer, new_invite, streaming_phone
+from tests.support import COMPLETE_ANYWAY, LiveServer, new_invite, streaming_phone
 
 DEADLINE_S = 2.0
 
@@ -44,7 +44,7 @@ async def test_completion_disconnects_everyone_and_is_the_last_ledger_entry(
         )
         await auditor.connect()
         try:
-            r = await http.post(f"/api/audits/{audit_id}/complete", json={"confirm_open": True})
+            r = await http.post(f"/api/audits/{audit_id}/complete", json=COMPLETE_ANYWAY)
             assert r.status_code == 200, r.text
             # Completion answers only once everyone is out: no waiting needed, but allow the socket's close.
             await asyncio.wait_for(asyncio.gather(phone.closed.wait(), auditor.closed.wait()), DEADLINE_S)
@@ -97,7 +97,7 @@ async def test_every_write_after_completion_is_409(server: LiveServer, api_token
         view = (await http.get(f"/api/audits/{audit_id}/checkpoints")).json()
         key = view["sections"][0]["checkpoints"][0]["key"]
         assert (
-            await http.post(f"/api/audits/{audit_id}/complete", json={"confirm_open": True})
+            await http.post(f"/api/audits/{audit_id}/complete", json=COMPLETE_ANYWAY)
         ).status_code == 200
         entries = len((await http.get(f"/api/audits/{audit_id}/ledger")).json()["entries"])
         for method, template, body in WRITES:

@@ -9,7 +9,7 @@ import cv2
 import httpx
 import numpy as np
 
-from tests.support import LiveServer, new_invite
+from tests.support import COMPLETE_ANYWAY, LiveServer, new_invite
 
 GOOD = """\
 key: dock-check
@@ -175,6 +175,8 @@ async def test_complete_with_open_checkpoints_needs_confirmation_and_fails(
         r = await http.post(f"/api/audits/{aid}/complete", json={})
         assert r.status_code == 409 and r.json()["error"]["code"] == "open_checkpoints"
         r = await http.post(f"/api/audits/{aid}/complete", json={"confirm_open": True})
+        assert r.status_code == 409 and r.json()["error"]["keys"] == ["never_live"]
+        r = await http.post(f"/api/audits/{aid}/complete", json=COMPLETE_ANYWAY)
         assert r.status_code == 200
         outcome = r.json()
         assert outcome["result"] == "fail"
@@ -205,9 +207,29 @@ async def test_passing_audit_and_its_report(server: LiveServer, api_token: str) 
         assert (
             await http.put(f"/api/audits/{aid}/checkpoints/dock-gate", json={"result": "meets"})
         ).status_code == 200
-        outcome = (await http.post(f"/api/audits/{aid}/complete", json={})).json()
+        # Seen on a photo only: the camera never went live, which needs saying.
+        no_reason = (await http.post(f"/api/audits/{aid}/complete", json={})).json()
+        assert no_reason["error"] == {
+            "code": "reason_required",
+            "message": no_reason["error"]["message"],
+            "keys": ["never_live"],
+        }
+        reasons = {"never_live": "The facility had no signal; the gate was checked on a photo."}
+        outcome = (await http.post(f"/api/audits/{aid}/complete", json={"reasons": reasons})).json()
         assert outcome["result"] == "pass" and outcome["score"] == 1.0
         assert outcome["ict"]["verified_by_photo"] == 1
         report = await http.get(f"/audits/{aid}/report")
         assert report.status_code == 200
         assert "Dock gate" in report.text and photo["sha256"][:12] in report.text
+        assert reasons["never_live"] in report.text
+
+
+async def test_the_audits_page_offers_every_checklist(server: LiveServer, api_token: str) -> None:
+    async with server.client(api_token) as http:
+        await http.post("/api/templates", content=GOOD, headers={"Content-Type": "application/yaml"})
+        page = await http.get("/audits")
+    assert page.status_code == 200
+    assert 'data-testid="new-audit-template"' in page.text
+    for key in ("container-7-point", "ctpat-fm-walkthrough", "tractor-trailer-17-point", "dock-check"):
+        assert f'value="{key}"' in page.text, key
+    assert 'value="ctpat-fm-walkthrough" selected' in page.text

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server import walkthrough
+from server import completion, walkthrough
 from server.access import granted, require, require_actor
 from server.api.common import json_object, read_json
 from server.checklists import MAX_TEMPLATE_BYTES, Template, TemplateError, builtin_templates, load_template
@@ -133,12 +133,14 @@ async def set_result(request: Request) -> Response:
 
 async def complete(request: Request) -> Response:
     g = await granted(request, Action.RUN)
-    body = await read_json(request)
-    confirm = body.get("confirm_open", False)
-    if not isinstance(confirm, bool):
-        raise ApiError(422, "invalid", "'confirm_open' must be true or false")
-    outcome = await walkthrough.complete(ctx(request), g.audit, confirm, g.actor.label())
-    return JSONResponse(outcome)
+    parsed = completion.parse_request(await read_json(request))
+    return JSONResponse(await completion.complete(ctx(request), g.audit, parsed, g.actor.label()))
+
+
+async def completion_preview(request: Request) -> Response:
+    """What completing now asks: open checkpoints to confirm, reasons to write."""
+    g = await granted(request, Action.RUN)
+    return JSONResponse(await completion.preview(ctx(request), g.audit))
 
 
 async def outcome(request: Request) -> Response:
@@ -160,5 +162,6 @@ routes = [
     Route("/api/audits/{audit_id}/current", set_current, methods=["PUT", "POST"]),
     Route("/api/audits/{audit_id}/checkpoints/{key}", set_result, methods=["PUT"]),
     Route("/api/audits/{audit_id}/complete", complete, methods=["POST"]),
+    Route("/api/audits/{audit_id}/complete", completion_preview, methods=["GET"]),
     Route("/api/audits/{audit_id}/outcome", outcome, methods=["GET"]),
 ]

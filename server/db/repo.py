@@ -157,11 +157,16 @@ async def revoke_invite(s: AsyncSession, audit_id: str, invite_id: str) -> Invit
     return invite
 
 
-async def valid_invite(s: AsyncSession, token: str) -> Invite | None:
-    """The invite behind a token if it is neither expired nor revoked."""
-    invite = (
+async def find_invite(s: AsyncSession, token: str) -> Invite | None:
+    """The invite behind a token, whatever its state (to tell a phone why a link fails)."""
+    return (
         await s.execute(select(Invite).where(Invite.token_hash == token_digest(token)))
     ).scalar_one_or_none()
+
+
+async def valid_invite(s: AsyncSession, token: str) -> Invite | None:
+    """The invite behind a token if it is neither expired nor revoked."""
+    invite = await find_invite(s, token)
     if invite is None or invite.revoked_at is not None or invite.expires_at <= utcnow():
         return None
     return invite

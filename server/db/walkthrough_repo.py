@@ -15,6 +15,7 @@ from server.db.models import (
     Consent,
     CustomTemplate,
     Evidence,
+    Segment,
     TechCheck,
     utcnow,
 )
@@ -76,6 +77,22 @@ async def evidence_counts(s: AsyncSession, audit_id: str) -> dict[str, dict[str,
     for checkpoint, kind, count in rows.all():
         out.setdefault(str(checkpoint), {})[kind] = int(count)
     return out
+
+
+async def video_ever_arrived(s: AsyncSession, audit_id: str) -> bool:
+    """Whether any video from the facility reached the server: a recorded segment with video
+    frames, or a still or capture taken from the live picture (photos are uploads, not video)."""
+    segment = await s.execute(
+        select(Segment.id).where(Segment.audit_id == audit_id, Segment.video_frames > 0).limit(1)
+    )
+    if segment.first() is not None:
+        return True
+    frame = await s.execute(
+        select(Evidence.id)
+        .where(Evidence.audit_id == audit_id, Evidence.kind.in_(("still", "capture")))
+        .limit(1)
+    )
+    return frame.first() is not None
 
 
 async def set_current(s: AsyncSession, audit: Audit, checkpoint_key: str | None) -> None:

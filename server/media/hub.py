@@ -40,9 +40,17 @@ class Participant:
     audio: bool = True
     video: bool = True
     lang: str | None = None
+    paused: bool = False  # the phone's camera is paused (a break): it sends no picture
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "role": self.role, "name": self.name, "audio": self.audio, "video": self.video}
+        return {
+            "id": self.id,
+            "role": self.role,
+            "name": self.name,
+            "audio": self.audio,
+            "video": self.video,
+            "paused": self.paused,
+        }
 
 
 @dataclass

@@ -28,6 +28,7 @@ from server.media.hub import Participant, Room
 from server.media.peer import OfferError, PeerSession, answer
 from server.policy import Action, Actor, Decision, decide
 from server.signaling import messages as m
+from server.signaling import staff_controls
 from server.signaling.outbox import Outbox, SlowReader
 from server.signaling.ratelimit import MessageLimits
 from server.views import evidence_json
@@ -206,6 +207,12 @@ class Connection:
             self.start_capture(msg)
         elif isinstance(msg, m.Goto | m.Pointer | m.PhotoRequest):
             await self.direct(msg)
+        elif isinstance(msg, m.PhotoDeclined):
+            await staff_controls.photo_declined(self.room, self.participant, msg)
+        elif isinstance(msg, m.Pause):
+            await staff_controls.set_paused(
+                self.app, self.audit.id, self.actor, self.room, self.participant, msg.paused
+            )
         elif isinstance(msg, m.MediaState):
             self.participant.audio, self.participant.video = msg.audio, msg.video
             await self.room.update(self.participant)

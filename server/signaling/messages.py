@@ -87,7 +87,35 @@ class PhotoRequest:
     checkpoint: str | None
 
 
-Message = Join | Offer | Candidate | MediaState | Ping | Capture | Consent | Goto | Pointer | PhotoRequest
+@dataclass(frozen=True)
+class PhotoDeclined:
+    """The person on the phone answered a photo request with "Not now"."""
+
+    request_id: str | None
+    checkpoint: str | None
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The phone paused (``paused``) or resumed its camera: during a break, say."""
+
+    paused: bool
+
+
+Message = (
+    Join
+    | Offer
+    | Candidate
+    | MediaState
+    | Ping
+    | Capture
+    | Consent
+    | Goto
+    | Pointer
+    | PhotoRequest
+    | PhotoDeclined
+    | Pause
+)
 
 
 def _str(obj: dict[str, Any], key: str, limit: int, required: bool = True) -> str | None:
@@ -199,6 +227,12 @@ def _photo_request(obj: dict[str, Any]) -> PhotoRequest:
     return PhotoRequest(_str(obj, "checkpoint", 100, required=False))
 
 
+def _photo_declined(obj: dict[str, Any]) -> PhotoDeclined:
+    return PhotoDeclined(
+        _str(obj, "request_id", 64, required=False), _str(obj, "checkpoint", 100, required=False)
+    )
+
+
 _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "join": _join,
     "offer": _offer,
@@ -210,6 +244,9 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "goto": _goto,
     "pointer": _pointer,
     "photo-request": _photo_request,
+    "photo-declined": _photo_declined,
+    "pause": lambda obj: Pause(True),
+    "resume": lambda obj: Pause(False),
 }
 
 

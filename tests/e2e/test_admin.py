@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from server.db import org_repo, repo
 from server.policy import OrgKind
-from tests.support import PASSWORD, LiveServer
+from tests.support import COMPLETE_ANYWAY, PASSWORD, LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ async def completed_audit(server: LiveServer, token: str) -> str:
         )
         assert r.status_code == 201, r.text
         audit_id = str(r.json()["id"])
-        r = await http.post(f"/api/audits/{audit_id}/complete", json={"confirm_open": True})
+        r = await http.post(f"/api/audits/{audit_id}/complete", json=COMPLETE_ANYWAY)
         assert r.status_code == 200, r.text
     return audit_id
 

@@ -111,7 +111,11 @@ async def test_walk_follows_the_auditor_binds_evidence_and_reports_it(
     bound = sorted(item["checkpoint"] for item in r.json()["items"])
     assert bound == sorted(cp["key"] for cp in required)
 
+    # Completing always asks; the camera was live and nothing is open, so no reason is needed.
     await console.get_by_test_id("complete-audit").click()
+    await expect(console.get_by_test_id("complete-dialog")).to_be_visible()
+    await expect(console.get_by_test_id("complete-reasons")).to_be_hidden()
+    await console.get_by_test_id("complete-confirm").click()
     outcome = console.get_by_test_id("outcome")
     await expect(outcome).to_be_visible(timeout=10_000)
     await expect(outcome).to_have_attribute("data-result", "pass")

@@ -87,7 +87,8 @@ async def test_staff_sees_a_clear_message_for_a_revoked_invite(
     page = await context.new_page()
     response = await page.goto(invite["url"])
     assert response is not None and response.status == 410
-    await expect(page.get_by_text("expired or was revoked")).to_be_visible()
+    await expect(page.get_by_test_id("link-problem")).to_have_attribute("data-code", "link_revoked")
+    await expect(page.get_by_text("withdrew this invite link")).to_be_visible()
 
 
 async def test_console_creates_an_invite_with_a_qr_code(

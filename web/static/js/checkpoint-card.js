@@ -1,7 +1,9 @@
 // The current checkpoint on the console: what to look for, what the phone is told, and the
 // auditor's result with a note (and for a finding, the corrective action and its due date).
+// A note is never lost: it is saved when the field loses focus and before moving to another
+// checkpoint; one typed before there is a result is kept on this computer until there is.
 
-import { RESULT_LABELS, criteriaText, evidenceCount } from './checkpoints.js';
+import { RESULT_LABELS, captureText, criteriaText, evidenceCount } from './checkpoints.js';
 import { $, element, setPressed } from './dom.js';
 
 const SAVED_MS = 2_500;
@@ -15,6 +17,10 @@ export class CheckpointCard {
     this.readOnly = false;
     this.saving = false;
     this.savedTimer = 0;
+    this.queue = Promise.resolve(); // note saves, one after the other
+    this.pending = 0; // note saves sent and not answered yet
+    this.failed = null; // {key, title, body} of the last note save that failed
+    this.drafts = new NoteDrafts(walkthrough.base);
     this.els = {
       card: $('#cp-card'),
       step: $('#cp-step'),
@@ -33,15 +39,18 @@ export class CheckpointCard {
       due: $('#cp-due'),
       save: $('#cp-save'),
       status: $('#cp-status'),
+      retry: $('#cp-retry'),
       prev: $('#cp-prev'),
       next: $('#cp-next'),
     };
     for (const button of this.els.results) {
       button.addEventListener('click', () => this.save(button.dataset.result));
     }
-    this.els.save.addEventListener('click', () => this.save(this.current && this.current.result));
+    this.els.save.addEventListener('click', () => this.flush());
+    this.els.retry.addEventListener('click', () => this.retry());
     for (const field of [this.els.note, this.els.action, this.els.due]) {
-      field.addEventListener('input', () => this.renderSave());
+      field.addEventListener('input', () => this.edited());
+      field.addEventListener('blur', () => this.flush());
     }
     this.els.prev.addEventListener('click', () => this.step(-1));
     this.els.next.addEventListener('click', () => this.step(1));
@@ -57,6 +66,63 @@ export class CheckpointCard {
     if (this.readOnly) return;
     const target = this.walk.neighbour(delta);
     if (target) this.go(target.key);
+  }
+
+  /** Whether a note typed here is not on the server yet (for the page's unload warning). */
+  get unsaved() {
+    return this.pending > 0 || Boolean(this.failed) || this.dirty(this.current);
+  }
+
+  edited() {
+    const item = this.current;
+    if (item && !item.result) {
+      this.drafts.keep(item.key, this.els.note.value);
+      this.showStatus(this.els.note.value.trim() ? 'Note kept on this computer: it is saved with the result' : '');
+    }
+    this.renderSave();
+  }
+
+  /**
+   * Save what was typed for the checkpoint shown (on blur, before navigating, on Save):
+   * returns once the server has it, or has refused it (then Retry is offered).
+   */
+  flush() {
+    const item = this.current;
+    if (!item || this.readOnly || !item.result || !this.dirty(item)) return this.queue;
+    return this.send(item, this.fields(item.result));
+  }
+
+  send(item, body) {
+    const key = item.key;
+    const title = item.title;
+    this.pending += 1;
+    this.failed = null;
+    this.showStatus('Saving…');
+    this.renderSave();
+    this.queue = this.queue.then(async () => {
+      try {
+        await this.walk.saveResult(key, body);
+        this.drafts.drop(key);
+        if (!this.failed) {
+          const here = this.current && this.current.key === key;
+          this.showStatus(here ? 'Saved' : `Note on “${title}” saved`, { fade: true });
+        }
+      } catch (error) {
+        this.failed = { key, title, body };
+        this.showStatus(`Note on “${title}” not saved: ${error.message}`, { failed: true });
+      } finally {
+        this.pending -= 1;
+        this.renderSave();
+      }
+    });
+    return this.queue;
+  }
+
+  retry() {
+    const failed = this.failed;
+    if (!failed || this.readOnly) return;
+    const item = this.walk.byKey.get(failed.key);
+    if (item) this.send(item, failed.body);
   }
 
   setReadOnly(readOnly) {
@@ -88,9 +154,7 @@ export class CheckpointCard {
     els.guidance.textContent = item.guidance || 'No guidance in the template for this checkpoint.';
     els.instruction.textContent = item.instruction || '—';
     const have = evidenceCount(item);
-    els.captures.textContent = item.captures_required
-      ? `${have} of ${item.captures_required} required capture(s)`
-      : `${have} capture(s) · none required`;
+    els.captures.textContent = captureText(have, item.captures_required, { long: true });
     els.captures.dataset.complete = String(have >= item.captures_required);
     for (const button of els.results) {
       setPressed(button, button.dataset.result === item.result);
@@ -99,11 +163,12 @@ export class CheckpointCard {
     if (this.shownKey !== item.key) {
       // Another checkpoint: its own saved note, not what was typed for the last one.
       this.shownKey = item.key;
-      els.note.value = item.note || '';
+      els.note.value = item.note || (item.result ? '' : this.drafts.get(item.key));
       els.action.value = item.corrective_action || '';
       els.due.value = item.due_date || '';
       this.showError('');
-      this.showStatus('');
+      // A save of the last checkpoint's note still says how it went.
+      if (!this.pending && !this.failed) this.showStatus('');
     }
     for (const field of [els.note, els.action, els.due]) field.disabled = this.readOnly;
     this.renderSave();
@@ -151,8 +216,9 @@ export class CheckpointCard {
     const els = this.els;
     els.finding.hidden = !item || item.result !== 'does_not_meet';
     // The note of a checkpoint that has a result is saved on its own when it changes.
-    els.save.hidden = !this.dirty(item);
+    els.save.hidden = !this.dirty(item) || this.pending > 0;
     els.save.disabled = this.readOnly || this.saving;
+    els.retry.hidden = !this.failed || this.readOnly;
   }
 
   async save(result) {
@@ -163,7 +229,11 @@ export class CheckpointCard {
     this.showStatus('Saving…');
     this.render();
     try {
-      await this.walk.saveResult(item.key, this.fields(result));
+      const body = this.fields(result);
+      await this.queue; // a note save still on its way lands first
+      await this.walk.saveResult(item.key, body);
+      this.drafts.drop(item.key);
+      if (this.failed && this.failed.key === item.key) this.failed = null;
       this.showStatus(`Saved: ${RESULT_LABELS[result]}`, { fade: true });
       if (result === 'does_not_meet' && !this.els.action.value.trim()) this.els.action.focus();
     } catch (error) {
@@ -182,9 +252,38 @@ export class CheckpointCard {
     this.els.error.hidden = !text;
   }
 
-  showStatus(text, { fade = false } = {}) {
+  showStatus(text, { fade = false, failed = false } = {}) {
     clearTimeout(this.savedTimer);
     this.els.status.textContent = text;
+    this.els.status.dataset.failed = String(failed);
     if (fade) this.savedTimer = setTimeout(() => { this.els.status.textContent = ''; }, SAVED_MS);
+  }
+}
+
+/** Notes typed before a checkpoint has a result: kept in this browser until the result is saved. */
+class NoteDrafts {
+  constructor(prefix) {
+    this.prefix = `vaudit-note:${prefix}:`;
+  }
+
+  get(key) {
+    try {
+      return localStorage.getItem(this.prefix + key) || '';
+    } catch {
+      return '';
+    }
+  }
+
+  keep(key, text) {
+    try {
+      if (text.trim()) localStorage.setItem(this.prefix + key, text);
+      else localStorage.removeItem(this.prefix + key);
+    } catch {
+      // Storage full or disabled: the note stays in the field until a result is chosen.
+    }
+  }
+
+  drop(key) {
+    this.keep(key, '');
   }
 }

@@ -24,6 +24,20 @@ export function evidenceCount(checkpoint) {
   return (checkpoint.captures || 0) + (checkpoint.photos || 0);
 }
 
+function captures(n) {
+  return `${n} ${n === 1 ? 'capture' : 'captures'}`;
+}
+
+/**
+ * How many captures (or photos) a checkpoint has against what it needs: "1 of 2 captures",
+ * "2 captures (none required)", "No captures needed" (`long`) or "2 captures" (short).
+ */
+export function captureText(have, required, { long = false } = {}) {
+  if (required) return `${have} of ${captures(required)}`;
+  if (!have) return long ? 'No captures needed' : '';
+  return long ? `${captures(have)} (none required)` : captures(have);
+}
+
 /** The list's state: the result once there is one, else current or open. */
 export function stateOf(checkpoint, currentKey) {
   if (checkpoint.result) return checkpoint.result;
@@ -182,10 +196,12 @@ function listItem(item, currentKey, go) {
   if (item.optional) meta.append(element('span', 'cp-optional', 'optional'));
   const have = evidenceCount(item);
   if (item.captures_required || have) {
-    const captures = element('span', 'cp-captures', `${have}/${item.captures_required} captures`);
-    captures.dataset.complete = String(have >= item.captures_required);
-    captures.title = `${have} capture(s) or photo(s); ${item.captures_required} required to mark it meets`;
-    meta.append(captures);
+    const count = element('span', 'cp-captures', captureText(have, item.captures_required));
+    count.dataset.complete = String(have >= item.captures_required);
+    count.title = item.captures_required
+      ? `Captures and photos: ${have} of the ${item.captures_required} needed to mark it meets`
+      : 'Captures and photos of this checkpoint; none are needed to mark it meets';
+    meta.append(count);
   }
   main.append(meta);
 

@@ -1,8 +1,11 @@
-// Completing the audit from the console: confirm the checkpoints still open, freeze the
-// outcome, show it with a link to the report, and make the console read-only.
+// Completing the audit from the console: always confirmed in a dialog that lists the
+// checkpoints still open and asks the written reasons the server needs (camera never live,
+// a MUST checkpoint not applicable); then show the outcome with a link to the report and
+// make the console read-only.
 
 import { $, api, element } from './dom.js';
 
+const NEVER_LIVE = 'The facility camera never went live: no video reached the server';
 const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
 
 /** "92.9 %" or "—" when nothing was applicable. */
@@ -19,12 +22,19 @@ export class Completion extends EventTarget {
     this.walk = walkthrough;
     this.outcome = null;
     this.busy = false;
+    this.labels = new Map(); // reason key -> what it explains
     this.els = {
       button: $('#complete-audit'),
       error: $('#complete-error'),
       dialog: $('#complete-dialog'),
+      form: $('#complete-form'),
+      open: $('#complete-open'),
       openList: $('#complete-open-list'),
       openCount: $('#complete-open-count'),
+      reasons: $('#complete-reasons'),
+      reasonFields: $('#complete-reason-fields'),
+      dialogError: $('#complete-dialog-error'),
+      cancel: $('#complete-cancel'),
       confirm: $('#complete-confirm'),
       panel: $('#outcome'),
       result: $('#outcome-result'),
@@ -32,10 +42,11 @@ export class Completion extends EventTarget {
       summary: $('#outcome-summary'),
       report: $('#outcome-report'),
     };
-    this.els.button.addEventListener('click', () => this.complete(false));
-    this.els.confirm.addEventListener('click', () => {
-      this.els.dialog.close();
-      this.complete(true);
+    this.els.button.addEventListener('click', () => this.ask());
+    this.els.cancel.addEventListener('click', () => this.els.dialog.close());
+    this.els.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.complete();
     });
     this.els.report.href = `/audits/${encodeURIComponent(auditId)}/report`;
   }
@@ -54,44 +65,122 @@ export class Completion extends EventTarget {
     }
   }
 
-  async complete(confirmOpen) {
+  /** Completing always asks first: what is still open, and the reasons the server needs. */
+  async ask() {
     if (this.busy || this.completed) return;
-    this.busy = true;
     this.showError('');
-    this.els.button.disabled = true;
+    this.busy = true;
     this.els.button.setAttribute('aria-busy', 'true');
+    let preview = null;
+    try {
+      preview = await api(`${this.base}/complete`);
+    } catch (error) {
+      if (error.code === 'audit_completed') {
+        this.load();
+        return;
+      }
+      // Ask with what the console knows; the server says what is missing on submit.
+    } finally {
+      this.busy = false;
+      this.els.button.removeAttribute('aria-busy');
+    }
+    this.renderOpen(preview ? preview.open_checkpoints : this.walk.openItems);
+    this.els.reasonFields.replaceChildren();
+    this.labels.clear();
+    this.addReasons(preview ? preview.reasons_required : []);
+    this.showDialogError('');
+    this.els.dialog.showModal();
+    const first = this.els.reasonFields.querySelector('textarea');
+    (first || this.els.cancel).focus();
+  }
+
+  async complete() {
+    if (this.busy || this.completed) return;
+    const reasons = this.reasons();
+    const missing = [...this.labels.keys()].filter((key) => !reasons[key]);
+    if (missing.length) {
+      this.showDialogError('Write a reason in each field before completing.');
+      this.els.reasonFields.querySelector(`[data-key="${CSS.escape(missing[0])}"]`).focus();
+      return;
+    }
+    this.busy = true;
+    this.showDialogError('');
+    this.els.confirm.disabled = true;
+    this.els.confirm.setAttribute('aria-busy', 'true');
     try {
       const outcome = await api(`${this.base}/complete`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ confirm_open: confirmOpen }),
+        body: JSON.stringify({ confirm_open: true, reasons }),
       });
+      this.els.dialog.close();
       this.show(outcome);
     } catch (error) {
-      if (error.code === 'open_checkpoints' && !confirmOpen) this.confirmOpen(error.message);
-      else if (error.code === 'audit_completed') this.load();
-      else this.showError(`The audit was not completed: ${error.message}`);
+      if (error.code === 'reason_required') {
+        // Something changed since the dialog opened: ask for the reasons the server lists.
+        this.addReasons((error.details.keys || []).map((key) => ({ key, label: key === 'never_live' ? NEVER_LIVE : `${this.walk.titleOf(key)}: a MUST checkpoint marked not applicable` })));
+        this.showDialogError(error.message);
+      } else if (error.code === 'audit_completed') {
+        this.els.dialog.close();
+        this.load();
+      } else this.showDialogError(`The audit was not completed: ${error.message}`);
     } finally {
       this.busy = false;
-      this.els.button.removeAttribute('aria-busy');
+      this.els.confirm.disabled = false;
+      this.els.confirm.removeAttribute('aria-busy');
       this.els.button.disabled = this.completed;
     }
   }
 
-  /** The server refused because checkpoints are open: list them and ask. */
-  confirmOpen(message) {
-    const open = this.walk.openItems;
-    this.els.openCount.textContent = open.length
-      ? `${open.length} checkpoint(s) have no final result.`
-      : message;
+  /** The checkpoints still open, from the server's preview or the console's own list. */
+  renderOpen(open) {
+    this.els.open.hidden = open.length === 0;
+    this.els.confirm.textContent = open.length ? 'Complete anyway' : 'Complete audit';
+    this.els.openCount.textContent = `${open.length} ${open.length === 1 ? 'checkpoint has' : 'checkpoints have'} no final result.`;
     this.els.openList.replaceChildren(...open.map((item) => {
-      const row = element('li', `level-row level-row-${item.level}`);
-      row.append(element('span', null, `${item.index + 1}. ${item.title}`));
-      const state = item.result === 'follow_up' ? 'follow-up' : 'not assessed';
-      row.append(element('span', 'muted small', ` — ${item.level === 'must' ? 'MUST' : 'SHOULD'}, ${state}`));
+      const known = this.walk.byKey.get(item.key) || item;
+      const row = element('li', `level-row level-row-${known.level}`);
+      const number = Number.isInteger(known.index) ? `${known.index + 1}. ` : '';
+      row.append(element('span', null, `${number}${known.title}`));
+      const state = (item.state || known.result) === 'follow_up' ? 'follow-up' : 'not assessed';
+      row.append(element('span', 'muted small', ` — ${known.level === 'must' ? 'MUST' : 'SHOULD'}, ${state}`));
       return row;
     }));
-    this.els.dialog.showModal();
+  }
+
+  /** One labelled text field per reason to give; a key already shown keeps what was typed. */
+  addReasons(items) {
+    for (const { key, label } of items) {
+      if (this.labels.has(key)) continue;
+      this.labels.set(key, label);
+      const id = `complete-reason-${this.labels.size}`;
+      const field = element('div', 'field reason-field');
+      const caption = element('label', null, label);
+      caption.htmlFor = id;
+      const text = element('textarea');
+      text.id = id;
+      text.rows = 2;
+      text.maxLength = 2000;
+      text.required = true;
+      text.dataset.key = key;
+      text.dataset.testid = `complete-reason-${key}`;
+      field.append(caption, text);
+      this.els.reasonFields.append(field);
+    }
+    this.els.reasons.hidden = this.labels.size === 0;
+  }
+
+  reasons() {
+    const out = {};
+    for (const text of this.els.reasonFields.querySelectorAll('textarea')) {
+      if (text.value.trim()) out[text.dataset.key] = text.value.trim();
+    }
+    return out;
+  }
+
+  showDialogError(text) {
+    this.els.dialogError.textContent = text;
+    this.els.dialogError.hidden = !text;
   }
 
   /** The audit-completed message, or our own request's answer. */

@@ -62,8 +62,9 @@ const TERMINAL = {
 // Errors about directing the walk, shown on the checkpoint card.
 const WALK_ERRORS = new Set(['not_found', 'audit_completed', 'no_template']);
 
-// Shortcuts that direct the audit: capture, photo, next and previous checkpoint.
-const RUN_KEYS = new Set(['c', 'C', 'r', 'R', 'n', 'N', 'p', 'P']);
+// Shortcuts that direct the audit: capture, photo, next and previous checkpoint, results.
+const RESULT_KEYS = { 1: 'meets', 2: 'does_not_meet', 3: 'not_applicable', 4: 'follow_up' };
+const RUN_KEYS = new Set(['c', 'C', 'r', 'R', 'n', 'N', 'p', 'P', ...Object.keys(RESULT_KEYS)]);
 const MIC_WAIT_MS = 1_500;
 const WAITING_FOR_CAMERA = 'Waiting for the facility camera…';
 
@@ -135,8 +136,14 @@ function sentence(text) {
   return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
+/** The facility paused its camera (a break): the person who did, or null. */
+function pausedBy() {
+  return roster.others('staff').find((person) => person.paused) || null;
+}
+
 function connectionView() {
   if (view.terminal) return ['failed', view.terminal.badge];
+  if (view.socketOpen && pausedBy()) return ['connecting', 'Paused by the facility'];
   if (!view.socketOpen) return view.joined ? ['reconnecting', 'Reconnecting…'] : ['connecting', 'Connecting…'];
   if (view.consenting) return ['connecting', 'Waiting for your consent'];
   if (view.retrying || view.pcState === 'failed') return ['failed', 'Connection failed — retrying'];
@@ -157,6 +164,10 @@ function render() {
   let overlay = text;
   if (text === WAITING_FOR_CAMERA && roster.others('staff').length === 0) {
     overlay = `${text} Nobody from the facility has joined yet: create an invite link and send it to them.`;
+  }
+  const paused = pausedBy();
+  if (paused && !view.terminal) {
+    overlay = `Paused by the facility: ${paused.name || 'the phone'} paused the camera. The picture comes back when they resume.`;
   }
   if (view.consenting && !view.terminal) overlay = 'Accept the recording notice to start the video.';
   if (view.terminal) overlay = view.terminal.text;
@@ -180,6 +191,7 @@ function captureBlocker() {
   if (completion.completed) return 'The audit is completed: nothing more can be captured.';
   if (view.terminal) return 'The live session is closed: nothing can be captured.';
   if (!view.socketOpen) return 'Not connected to the server: nothing can be captured until the connection is back.';
+  if (pausedBy()) return 'The facility paused the camera: there is nothing to capture until they resume.';
   if (view.media !== 'live') return 'The facility camera is not live: there is nothing to capture yet.';
   return '';
 }
@@ -195,6 +207,7 @@ function photoBlocker() {
 /** Make a checkpoint current for everyone: over the socket, or over HTTP while it is down. */
 function go(key) {
   if (completion.completed || !mayRun) return;
+  card.flush(); // the note typed for the checkpoint we leave goes with us
   card.showError('');
   if (send({ type: 'goto', key })) return;
   walk.gotoOverHttp(key).catch((error) => card.showError(`Could not move to that checkpoint: ${error.message}`));
@@ -293,6 +306,8 @@ function onKey(event) {
   else if (key === 'p' || key === 'P') card.step(-1);
   else if (key === 'r' || key === 'R') {
     if (!event.repeat) photo.request();
+  } else if (Object.hasOwn(RESULT_KEYS, key)) {
+    if (!event.repeat) card.save(RESULT_KEYS[key]);
   } else if (key === 'm' || key === 'M') setMuted(!micMuted);
   else if (key === 'f' || key === 'F') remote.toggleFullscreen();
   else if (key === '?') els.help.showModal();
@@ -403,7 +418,11 @@ signaling
     if (message.participant && message.participant.role === 'staff') techCheck.load();
   })
   .on('participant-updated', (message) => roster.upsert(message.participant))
-  .on('participant-left', (message) => roster.remove(message.participant_id))
+  .on('participant-left', (message) => {
+    roster.remove(message.participant_id);
+    if (roster.others('staff').length === 0) photo.phoneLeft();
+  })
+  .on('photo-declined', (message) => photo.declined(message))
   .on('error', (message) => {
     if (message.code === 'bad_sdp') link.offerRefused();
     else if (message.code === 'capture_failed') capture.failed(message);
@@ -415,6 +434,11 @@ els.mute.addEventListener('click', () => setMuted(!micMuted));
 els.fullscreen.addEventListener('click', () => remote.toggleFullscreen());
 els.showHelp.addEventListener('click', () => els.help.showModal());
 document.addEventListener('keydown', onKey);
+window.addEventListener('beforeunload', (event) => {
+  if (!card.unsaved) return;
+  card.flush();
+  event.preventDefault(); // the browser asks whether to leave with a note not saved yet
+});
 window.addEventListener('pagehide', () => {
   signaling.stop();
   link.close();

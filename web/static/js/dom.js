@@ -25,11 +25,12 @@ export function socketUrl(path) {
 }
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, code = 'network' } = {}) {
+  constructor(message, { status = 0, code = 'network', details = {} } = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.details = details; // the error object's other fields, e.g. `keys` of reason_required
   }
 }
 
@@ -57,6 +58,7 @@ export async function api(url, options = {}) {
     throw new ApiError((detail && detail.message) || fallback, {
       status: response.status,
       code: (detail && detail.code) || 'http',
+      details: detail || {},
     });
   }
   return body;

@@ -15,6 +15,25 @@ function expiryText(iso) {
   return `${absolute} (${inTime})`;
 }
 
+const MIN_MINUTES = 60;
+const MAX_MINUTES = 14 * 24 * 60;
+
+/**
+ * The lifetime to ask for, in minutes: a fixed choice, or until the end of today or tomorrow
+ * in this browser's time zone (the auditor's "the audit's day"); 1 hour to 14 days.
+ */
+export function lifetimeMinutes(choice, now = new Date()) {
+  let minutes = Number(choice);
+  if (choice === 'today' || choice === 'tomorrow') {
+    const end = new Date(now);
+    end.setHours(24, 0, 0, 0); // midnight that ends today
+    if (choice === 'tomorrow') end.setDate(end.getDate() + 1);
+    minutes = Math.floor((end.getTime() - now.getTime()) / 60_000);
+  }
+  if (!Number.isFinite(minutes)) minutes = MIN_MINUTES;
+  return Math.min(MAX_MINUTES, Math.max(MIN_MINUTES, minutes));
+}
+
 function isActive(invite) {
   return !invite.revoked && new Date(invite.expires_at).getTime() > Date.now();
 }
@@ -59,7 +78,10 @@ async function copyText(text, fallbackNode) {
 export function setupInvites(auditId) {
   const base = `/api/audits/${encodeURIComponent(auditId)}/invites`;
   const els = {
+    form: $('#invite-form'),
     create: $('#create-invite'),
+    label: $('#invite-label'),
+    lifetime: $('#invite-lifetime'),
     error: $('#invite-error'),
     card: $('#new-invite'),
     qr: $('#invite-qr'),
@@ -147,8 +169,12 @@ export function setupInvites(auditId) {
       const invite = await api(base, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: '{}',
+        body: JSON.stringify({
+          label: els.label.value.trim() || null,
+          ttl_minutes: lifetimeMinutes(els.lifetime.value),
+        }),
       });
+      els.label.value = '';
       active.set(invite.id, { id: invite.id, label: invite.label || null, expires_at: invite.expires_at, revoked: false });
       show(invite);
       render();
@@ -181,7 +207,10 @@ export function setupInvites(auditId) {
     setTimeout(() => { label.textContent = 'Copy'; }, 2_000);
   }
 
-  els.create.addEventListener('click', createInvite);
+  els.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    createInvite();
+  });
   els.copy.addEventListener('click', copyLink);
   els.revokeNew.addEventListener('click', () => revokeInvite(shownId, els.revokeNew));
   // Expired links drop off the list, and the "in N minutes" stays true.

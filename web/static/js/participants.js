@@ -57,6 +57,7 @@ function participantItem(person, isSelf) {
   item.dataset.role = person.role;
   item.dataset.id = person.id;
   item.dataset.audio = String(Boolean(person.audio));
+  item.dataset.paused = String(Boolean(person.paused));
 
   const avatar = element('span', 'avatar', initials(person.name));
   avatar.setAttribute('aria-hidden', 'true');
@@ -65,7 +66,8 @@ function participantItem(person, isSelf) {
   main.append(element('span', 'participant-name', person.name || 'Unnamed'));
   const details = [ROLE_LABELS[person.role] || person.role];
   if (isSelf) details.push('you');
-  if (person.role === 'staff' && person.video === false) details.push('camera off');
+  if (person.role === 'staff' && person.paused) details.push('camera paused');
+  else if (person.role === 'staff' && person.video === false) details.push('camera off');
   main.append(element('span', 'participant-role', details.join(' · ')));
 
   const mic = element('span', 'mic-state', person.audio ? 'Mic on' : 'Muted');

@@ -60,6 +60,19 @@ export class PhotoRequest {
     if (waited) this.timer = setTimeout(() => this.say(''), 3_000);
   }
 
+  /** The phone answered "Not now": stop waiting at once and say so. */
+  declined(message) {
+    if (!this.pending) return;
+    const who = message && message.from ? message.from : 'The facility';
+    this.settle(`${who} declined the photo request (“Not now”). Ask again when they are ready.`);
+  }
+
+  /** Nobody is left on the phone side: the photo will not come. */
+  phoneLeft() {
+    if (!this.pending) return;
+    this.settle('The phone left the session: the photo was not taken. Ask again once it is back.');
+  }
+
   settle(text) {
     clearTimeout(this.timer);
     this.pending = false;

@@ -50,12 +50,14 @@ export async function displayable(file) {
 
 export class PhotoTaker {
   /** `track()` is the live video track; `location()` the position the person allowed, or null. */
-  constructor({ auditId, token, track, location }) {
+  constructor({ auditId, token, track, location, onDecline = () => {} }) {
     this.url = `/api/audits/${encodeURIComponent(auditId)}/photos`;
     this.token = token;
     this.track = track;
     this.location = location;
     this.checkpoint = null;
+    this.requestId = null; // the request on screen, until it is answered
+    this.onDecline = onDecline;
     this.busy = false;
     this.timer = 0;
     this.els = {
@@ -67,7 +69,7 @@ export class PhotoTaker {
       input: $('#photo-input'),
     };
     this.els.take.addEventListener('click', () => this.take());
-    this.els.cancel.addEventListener('click', () => this.close());
+    this.els.cancel.addEventListener('click', () => this.decline());
     this.els.input.addEventListener('change', () => {
       const file = this.els.input.files && this.els.input.files[0];
       this.els.input.value = '';
@@ -80,6 +82,7 @@ export class PhotoTaker {
     if (this.busy) return; // a photo is on its way already
     clearTimeout(this.timer);
     this.checkpoint = (message && message.checkpoint) || null;
+    this.requestId = (message && message.request_id) || null;
     this.say('');
     this.els.takeLabel.textContent = t('takePhoto');
     this.els.sheet.hidden = false;
@@ -87,8 +90,16 @@ export class PhotoTaker {
     if (typeof navigator.vibrate === 'function') navigator.vibrate([60, 60, 60]);
   }
 
+  /** "Not now": the auditor is told at once, so they do not wait for a photo. */
+  decline() {
+    if (this.busy) return;
+    this.onDecline({ request_id: this.requestId, checkpoint: this.checkpoint });
+    this.close();
+  }
+
   close() {
     if (this.busy) return;
+    this.requestId = null;
     clearTimeout(this.timer);
     this.els.sheet.hidden = true;
   }

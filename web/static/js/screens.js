@@ -18,6 +18,7 @@ export class Screens {
   constructor() {
     this.els = {
       bar: $('#staff-bar'),
+      message: $('#message'),
       screens: [...document.querySelectorAll('.screen')],
       title: $('#message-title'),
       body: $('#message-body'),
@@ -32,9 +33,13 @@ export class Screens {
     this.els.bar.hidden = !bar;
   }
 
-  /** A full-screen message; `retry` adds a Try again button, `steps` a list of instructions. */
-  message(kind, { retry = false, steps = [], bar = false } = {}) {
+  /**
+   * A full-screen message; `retry` adds a Try again button, `steps` a list of instructions,
+   * `tone` 'success' shows a check mark instead of the warning sign.
+   */
+  message(kind, { retry = false, steps = [], bar = false, tone = 'problem' } = {}) {
     const els = this.els;
+    els.message.dataset.tone = tone;
     els.title.textContent = t(`${kind}Title`);
     els.body.textContent = t(`${kind}Body`);
     els.steps.replaceChildren(...steps.map((key) => Object.assign(document.createElement('li'), { textContent: t(key) })));

@@ -27,6 +27,8 @@ const els = {
   banner: $('#live-banner'),
   rec: $('#rec-badge'),
   mute: $('#mute'),
+  pause: $('#pause'),
+  pauseLabel: $('#pause-label'),
   flip: $('#switch-camera'),
   torch: $('#torch'),
   audio: $('#remote-audio'),
@@ -50,6 +52,7 @@ const view = {
   pcEverConnected: false,
   retrying: false,
   muted: false,
+  paused: false, // the person paused the camera (a break): the video track sends nothing
   terminal: false,
   notice: '',
 };
@@ -69,6 +72,7 @@ const photo = new PhotoTaker({
   token: config.token,
   track: () => camera.video,
   location: () => view.location,
+  onDecline: (answer) => signaling.send({ type: 'photo-declined', ...answer }),
 });
 let pendingPhoto = null; // a photo request that came before Start
 // A failed connection on a phone usually means the network changed under it: rejoin on a
@@ -99,12 +103,13 @@ function render() {
   let banner = view.notice;
   if (!banner && state === 'reconnecting') banner = t('reconnectingHint');
   if (!banner && state === 'connecting') banner = t('connectingHint');
+  if (!banner && view.paused) banner = t('pausedBanner');
   if (!banner && view.muted) banner = t('micOff');
   els.banner.textContent = banner;
   els.banner.hidden = !banner;
   els.banner.dataset.tone = state === 'connected' ? 'info' : 'warn';
   // Media reaches the server, which records it: say so while it does.
-  els.rec.hidden = state !== 'connected';
+  els.rec.hidden = state !== 'connected' || view.paused;
   renderStart();
 }
 
@@ -226,6 +231,7 @@ function sendMediaState() {
 }
 
 async function useVideoTrack(track) {
+  if (track) track.enabled = !view.paused; // a new camera stays paused
   if (videoSender) await videoSender.replaceTrack(track);
   showPreview();
   sendMediaState();
@@ -263,6 +269,16 @@ async function toggleTorch() {
   }
 }
 
+/** Pause or resume the camera: nothing is sent while paused; the auditor and the ledger know. */
+function setPaused(paused) {
+  view.paused = paused;
+  if (camera.video) camera.video.enabled = !paused;
+  setPressed(els.pause, paused);
+  els.pauseLabel.textContent = t(paused ? 'resume' : 'pause');
+  signaling.send({ type: paused ? 'pause' : 'resume' });
+  render();
+}
+
 function toggleMute() {
   view.muted = !view.muted;
   camera.setMuted(view.muted);
@@ -292,7 +308,9 @@ function end(kind, message = '') {
   vaudit.pc = null;
   camera.stop();
   if (wakeLock) wakeLock.release().catch(() => {});
-  screens.message(kind, { bar: true });
+  // A finished audit is a good end: a check mark, and no red "Disconnected" above it.
+  const success = kind === 'completed';
+  screens.message(kind, { bar: !success, tone: success ? 'success' : 'problem' });
   if (message) $('#message-body').textContent = message;
   renderAuditors();
   render();
@@ -362,6 +380,7 @@ signaling
     // A new session: the old connection is gone with the old socket.
     link.close();
     vaudit.pc = null;
+    if (view.paused) signaling.send({ type: 'pause' });
     render();
     proceed();
   })
@@ -379,7 +398,8 @@ signaling
     if (view.started) photo.request(message);
     else pendingPhoto = message;
   })
-  .on('audit-completed', (message) => end('completed', message.message))
+  // The page's own words (in the phone's language) rather than the server's English.
+  .on('audit-completed', () => end('completed'))
   // Sent just before the server closes with 4403; the close itself shows the screen.
   .on('access-ended', (message) => { accessEnded = message; })
   .on('answer', (message) => link.answer(message.sdp))
@@ -396,6 +416,7 @@ signaling
 els.start.addEventListener('click', start);
 els.messageAction.addEventListener('click', start);
 els.mute.addEventListener('click', toggleMute);
+els.pause.addEventListener('click', () => setPaused(!view.paused));
 els.flip.addEventListener('click', flipCamera);
 els.torch.addEventListener('click', toggleTorch);
 document.addEventListener('visibilitychange', () => {
