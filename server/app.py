@@ -31,6 +31,7 @@ from server.api import walkthrough as walkthrough_api
 from server.context import AppContext
 from server.db.engine import open_database
 from server.errors import ApiError, api_error_handler, http_error_handler
+from server.i18n import Catalogues, Notices
 from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.media.tap import check_internals
@@ -61,6 +62,9 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # A bad catalogue or notice file stops the start before anything else is opened.
+        catalogues = await asyncio.to_thread(Catalogues.load, web_dir() / "static" / "i18n")
+        notices = await asyncio.to_thread(Notices.load, settings, catalogues)
         await asyncio.to_thread(datadir.prepare, settings.data_dir)
         db = await open_database(settings.database_url)
         recorders = Recorders(db, settings)
@@ -80,6 +84,8 @@ def create_app(settings: Settings) -> Starlette:
             sockets=sockets,
             templates=make_templates(),
             photos=PhotoIntake(settings),
+            catalogues=catalogues,
+            notices=notices,
             invite_base=invite_base,
         )
         signer.start(hub)

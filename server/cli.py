@@ -152,7 +152,14 @@ def server_options(f: Any) -> Any:
             "--recording-notice",
             default=DEFAULT_NOTICE,
             envvar=ENV + "RECORDING_NOTICE",
-            help="Text every participant accepts before media flows.",
+            help="Text every participant accepts before media flows (English; see --notice-dir).",
+        ),
+        click.option(
+            "--notice-dir",
+            type=click.Path(path_type=Path, file_okay=False, exists=True),
+            default=None,
+            envvar=ENV + "NOTICE_DIR",
+            help="Folder of notice.<lang>.txt files: the operator's recording notice per language.",
         ),
         click.option(
             "--photo-max-pixels",

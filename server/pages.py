@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import walkthrough
+from server import i18n, walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
 from server.auth import SESSION_COOKIE, current_actor
@@ -25,11 +25,31 @@ LOGIN_WINDOW = dt.timedelta(minutes=15)
 LOGIN_TRIES_PER_EMAIL = 5
 LOGIN_TRIES_PER_ADDRESS = 50
 
-INVITE_GONE = "This invite link has expired or was revoked. Ask the auditor for a new one."
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     return ctx(request).templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def render_phone(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A facility page, in the language the browser asks for (the page may switch it)."""
+    catalogues = ctx(request).catalogues
+    lang = i18n.negotiate(request.headers.get("accept-language"))
+    strings = catalogues.strings(lang)
+    i18n_data = {"lang": lang, "languages": catalogues.names(), "strings": strings}
+    context = {"user": None, "lang": lang, "strings": strings, "i18n": i18n_data} | context
+    response = render(request, name, context, status)
+    response.headers["Vary"] = "Accept-Language"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def invite_gone(request: Request) -> Response:
+    """The page of a link that no longer works, in the phone's language."""
+    strings = ctx(request).catalogues.strings(i18n.negotiate(request.headers.get("accept-language")))
+    context = {"title": strings["expiredTitle"], "message": strings["expiredBody"]}
+    return render_phone(request, "error.html", context, 410)
 
 
 def safe_next(value: str | None) -> str:
@@ -237,17 +257,9 @@ async def join_page(request: Request) -> Response:
         invite = await repo.valid_invite(s, token) if len(token) <= 200 else None
         audit = await repo.get_audit(s, invite.audit_id) if invite else None
     if invite is None or audit is None or audit.status != "open":
-        context = {
-            "user": None,
-            "title": "This link no longer works",
-            "message": INVITE_GONE,
-        }
-        return render(request, "error.html", context, 410)
+        return invite_gone(request)
     config = {"audit_id": audit.id, "ws_path": f"/ws/audits/{audit.id}", "role": "staff", "token": token}
-    response = render(request, "staff.html", {"user": None, "audit": audit_json(audit), "config": config})
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_phone(request, "staff.html", {"audit": audit_json(audit), "config": config})
 
 
 async def techcheck_page(request: Request) -> Response:
@@ -256,13 +268,9 @@ async def techcheck_page(request: Request) -> Response:
         invite = await repo.valid_invite(s, token) if len(token) <= 200 else None
         audit = await repo.get_audit(s, invite.audit_id) if invite else None
     if invite is None or audit is None:
-        context = {"user": None, "title": "This link no longer works", "message": INVITE_GONE}
-        return render(request, "error.html", context, 410)
+        return invite_gone(request)
     config = {"audit_id": audit.id, "token": token}
-    response = render(request, "techcheck.html", {"user": None, "audit": audit_json(audit), "config": config})
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_phone(request, "techcheck.html", {"audit": audit_json(audit), "config": config})
 
 
 async def report_page(request: Request) -> Response:

@@ -42,7 +42,14 @@ class Participant:
     lang: str | None = None
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "role": self.role, "name": self.name, "audio": self.audio, "video": self.video}
+        return {
+            "id": self.id,
+            "role": self.role,
+            "name": self.name,
+            "audio": self.audio,
+            "video": self.video,
+            "lang": self.lang,  # the phone's language (primary subtag), as it said in `join`
+        }
 
 
 @dataclass

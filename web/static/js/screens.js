@@ -34,6 +34,7 @@ export class Screens {
 
   /** A full-screen message; `retry` adds a Try again button, `steps` a list of instructions. */
   message(kind, { retry = false, steps = [], bar = false } = {}) {
+    this.shown = { kind, steps };
     const els = this.els;
     els.title.textContent = t(`${kind}Title`);
     els.body.textContent = t(`${kind}Body`);
@@ -42,6 +43,15 @@ export class Screens {
     els.action.hidden = !retry;
     this.show('message', { bar });
     if (retry) els.action.focus();
+  }
+
+  /** The message again, in the page's (new) language. */
+  refresh() {
+    if (!this.shown) return;
+    const { kind, steps } = this.shown;
+    this.els.title.textContent = t(`${kind}Title`);
+    this.els.body.textContent = t(`${kind}Body`);
+    [...this.els.steps.children].forEach((item, i) => { item.textContent = t(steps[i]); });
   }
 
   cameraProblem(error) {
