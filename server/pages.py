@@ -247,7 +247,8 @@ async def console_page(request: Request) -> Response:
         "may_run": can(actor, Action.RUN, facts),
         "may_share": can(actor, Action.SHARE, facts),
     }
-    context = {"user": user_json(actor), "audit": audit_json(audit), "config": config}
+    context: dict[str, Any] = {"user": user_json(actor), "audit": audit_json(audit), "config": config}
+    context["notice_warning"] = ctx(request).notices.warning()
     return render(request, "console.html", context)
 
 

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.e2e.test_guided import open_guided_console
 from tests.support import LiveServer, new_audit, new_invite
+from tests.test_i18n import PARTLY_TRANSLATED
 
 pytestmark = pytest.mark.e2e
 
@@ -134,3 +136,28 @@ async def test_the_switcher_changes_the_page_and_the_consent(
     await expect(check.get_by_test_id("techcheck-run")).to_have_text(catalogue("hi")["tcRun"])
     await check.get_by_test_id("language-switcher").select_option("bn")
     await expect(check.get_by_test_id("techcheck-run")).to_have_text(catalogue("bn")["tcRun"])
+
+
+async def test_console_shows_the_phone_language_and_english_fallbacks(
+    server: LiveServer, api_token: str, browser: Browser
+) -> None:
+    async with server.client(api_token) as http:
+        r = await http.post("/api/templates", json={"yaml": PARTLY_TRANSLATED})
+        assert r.status_code == 201, r.text
+        r = await http.post(
+            "/api/audits", json={"facility": {"name": "Long An", "country": "VN"}, "template": "partly"}
+        )
+        assert r.status_code == 201, r.text
+        audit_id = str(r.json()["id"])
+        invite = await new_invite(http, audit_id, label="Anh Minh")
+    console = await open_guided_console(browser, server, audit_id)
+    phone = await open_phone(browser, invite["url"], "vi-VN")
+    await expect_language(phone, "vi")
+
+    staff = console.locator('[data-testid="participant"][data-role="staff"]')
+    await expect(staff).to_have_attribute("data-lang", "vi", timeout=10_000)
+    await expect(staff).to_contain_text("phone in Vietnamese")
+    await expect(console.get_by_test_id("phone-language")).to_contain_text("Vietnamese")
+    fallback = console.get_by_test_id("checkpoint-fallback")
+    await expect(fallback).to_have_count(1)
+    await expect(console.locator('[data-testid="checkpoint"][data-key="fence"]')).to_contain_text("EN")

@@ -1,6 +1,7 @@
 // Who is in the session, kept in step with welcome / participant-joined / -updated / -left.
 
 import { element } from './dom.js';
+import { languageName } from './phone-language.js';
 
 const ROLE_ORDER = { staff: 0, auditor: 1 };
 const ROLE_LABELS = { staff: 'Facility', auditor: 'Auditor' };
@@ -57,6 +58,7 @@ function participantItem(person, isSelf) {
   item.dataset.role = person.role;
   item.dataset.id = person.id;
   item.dataset.audio = String(Boolean(person.audio));
+  if (person.lang) item.dataset.lang = person.lang;
 
   const avatar = element('span', 'avatar', initials(person.name));
   avatar.setAttribute('aria-hidden', 'true');
@@ -66,6 +68,7 @@ function participantItem(person, isSelf) {
   const details = [ROLE_LABELS[person.role] || person.role];
   if (isSelf) details.push('you');
   if (person.role === 'staff' && person.video === false) details.push('camera off');
+  if (person.role === 'staff' && person.lang) details.push(`phone in ${languageName(person.lang)}`);
   main.append(element('span', 'participant-role', details.join(' · ')));
 
   const mic = element('span', 'mic-state', person.audio ? 'Mic on' : 'Muted');
