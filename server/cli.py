@@ -152,7 +152,7 @@ def server_options(f: Any) -> Any:
             "--recording-notice",
             default=DEFAULT_NOTICE,
             envvar=ENV + "RECORDING_NOTICE",
-            help="Text every participant accepts before media flows (English; see --notice-dir).",
+            help="Text every participant accepts before media flows, in English (others: the notice folder).",
         ),
         click.option(
             "--notice-dir",
