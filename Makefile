@@ -16,11 +16,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/virtual-audit demo
 
+# Chromium, and fonts for the phone's scripts (Chinese, Devanagari, Bengali) so that browser
+# tests and screenshots show text rather than boxes.
+PHONE_FONTS = fonts-wqy-microhei fonts-lohit-deva fonts-lohit-beng-bengali
+
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh | grep -q . || ! fc-list :lang=bn | grep -q .; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "chromium missing: install Debian's chromium package (needs root)"; exit 1; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium $(PHONE_FONTS); \
+	  else echo "chromium or fonts missing: install Debian's chromium $(PHONE_FONTS) (needs root)"; exit 1; fi; \
 	fi
 
 lint: $(STAMP)

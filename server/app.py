@@ -33,6 +33,7 @@ from server.api import walkthrough as walkthrough_api
 from server.context import AppContext
 from server.db.engine import open_database
 from server.errors import ApiError, api_error_handler, http_error_handler
+from server.i18n import Catalogues, Notices
 from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.media.tap import check_internals
@@ -64,6 +65,9 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # A bad catalogue or notice file stops the start before anything else is opened.
+        catalogues = await asyncio.to_thread(Catalogues.load, web_dir() / "static" / "i18n")
+        notices = await asyncio.to_thread(Notices.load, settings, catalogues)
         await asyncio.to_thread(datadir.prepare, settings.data_dir)
         db = await open_database(settings.database_url)
         recorders = Recorders(db, settings)
@@ -84,6 +88,8 @@ def create_app(settings: Settings) -> Starlette:
             templates=make_templates(),
             photos=PhotoIntake(settings),
             repository=RepositoryLog(db, signer),
+            catalogues=catalogues,
+            notices=notices,
             invite_base=invite_base,
         )
         signer.start(hub)

@@ -179,7 +179,14 @@ def server_options(f: Any) -> Any:
             "--recording-notice",
             default=DEFAULT_NOTICE,
             envvar=ENV + "RECORDING_NOTICE",
-            help="Text every participant accepts before media flows.",
+            help="Text every participant accepts before media flows, in English (others: the notice folder).",
+        ),
+        click.option(
+            "--notice-dir",
+            type=click.Path(path_type=Path, file_okay=False, exists=True),
+            default=None,
+            envvar=ENV + "NOTICE_DIR",
+            help="Folder of notice.<lang>.txt files: the operator's recording notice per language.",
         ),
         click.option(
             "--photo-max-pixels",
@@ -478,6 +485,7 @@ def templates_show(key: str) -> None:
 def templates_validate(file: Path) -> None:
     """Check a template file; every problem is listed with its line number."""
     from server.checklists import TemplateError, load_template
+    from server.i18n import LANGUAGES
 
     try:
         template = load_template(file.read_text(encoding="utf-8"), str(file))
@@ -487,6 +495,14 @@ def templates_validate(file: Path) -> None:
         raise click.ClickException(f"{file} is not UTF-8 text") from exc
     count = len(template.checkpoints())
     click.echo(f"{file}: valid template {template.key!r} v{template.version}, {count} checkpoints")
+    # Not errors: a phone in a language the template lacks is shown the English instruction.
+    wanted = LANGUAGES + tuple(lang for lang in template.languages if lang not in LANGUAGES)
+    for lang, keys in template.missing_translations(wanted).items():
+        click.echo(
+            f"warning: no '{lang}' instruction for {len(keys)} of {count} checkpoints "
+            f"(phones in '{lang}' see English): {', '.join(keys)}",
+            err=True,
+        )
 
 
 @main.command("export")

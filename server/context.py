@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 from starlette.templating import Jinja2Templates
 
 from server.db.engine import Database
+from server.i18n import Catalogues, Notices
 from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
 from server.photos import PhotoIntake
@@ -30,6 +31,8 @@ class AppContext:
     templates: Jinja2Templates
     photos: PhotoIntake
     repository: RepositoryLog
+    catalogues: Catalogues  # the phone pages' texts, per language
+    notices: Notices  # the recording notice each phone language is shown
     # Verifying an uploaded package holds its ledger in memory: at most two at once.
     verifications: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     invite_base: str = ""  # see server/invite_links.py

@@ -138,6 +138,7 @@ async def build_manifest(db: Database, audit: Audit, consents: list[Any], notes:
                 "role": c.role,
                 "accepted_at": iso(c.accepted_at),
                 "notice_sha256": c.notice_sha256,
+                "language": c.language,
             }
             for c in consents
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -9,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import phone_links, walkthrough
+from server import i18n, phone_links, walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
 from server.api.certificates import review_json
@@ -30,6 +31,40 @@ LOGIN_TRIES_PER_ADDRESS = 50
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     return ctx(request).templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def render_phone(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A facility page, in the language the browser asks for (the page may switch it)."""
+    catalogues = ctx(request).catalogues
+    lang = i18n.negotiate(request.headers.get("accept-language"))
+    strings = catalogues.strings(lang)
+    i18n_data = {"lang": lang, "languages": catalogues.names(), "strings": strings}
+    context = {"user": None, "lang": lang, "strings": strings, "i18n": i18n_data} | context
+    response = render(request, name, context, status)
+    response.headers["Vary"] = "Accept-Language"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Which catalogue texts say what is wrong with a phone's link (English keeps the server's own,
+# which can name the expiry time).
+LINK_PROBLEM_TEXTS = {
+    "link_unknown": "notFound",
+    "link_revoked": "revoked",
+    "link_expired": "expired",
+    "audit_completed": "completed",
+}
+
+
+def link_problem_page(request: Request, problem: LinkProblem) -> Response:
+    """Why a phone's invite link does not open, in the phone's language."""
+    lang = i18n.negotiate(request.headers.get("accept-language"))
+    key = LINK_PROBLEM_TEXTS.get(problem.code)
+    if lang != "en" and key is not None:
+        strings = ctx(request).catalogues.strings(lang)
+        problem = dataclasses.replace(problem, title=strings[f"{key}Title"], message=strings[f"{key}Body"])
+    return render_phone(request, "phone_error.html", {"problem": problem}, problem.status)
 
 
 def safe_next(value: str | None) -> str:
@@ -237,15 +272,9 @@ async def console_page(request: Request) -> Response:
         "may_run": can(actor, Action.RUN, facts),
         "may_share": can(actor, Action.SHARE, facts),
     }
-    context = {"user": user_json(actor), "audit": audit_json(audit), "config": config}
+    context: dict[str, Any] = {"user": user_json(actor), "audit": audit_json(audit), "config": config}
+    context["notice_warning"] = ctx(request).notices.warning()
     return render(request, "console.html", context)
-
-
-def link_problem_page(request: Request, problem: LinkProblem) -> Response:
-    response = render(request, "phone_error.html", {"user": None, "problem": problem}, problem.status)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 async def join_page(request: Request) -> Response:
@@ -256,10 +285,7 @@ async def join_page(request: Request) -> Response:
         return link_problem_page(request, opened)
     audit = opened[1]
     config = {"audit_id": audit.id, "ws_path": f"/ws/audits/{audit.id}", "role": "staff", "token": token}
-    response = render(request, "staff.html", {"user": None, "audit": audit_json(audit), "config": config})
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_phone(request, "staff.html", {"audit": audit_json(audit), "config": config})
 
 
 async def techcheck_page(request: Request) -> Response:
@@ -270,10 +296,7 @@ async def techcheck_page(request: Request) -> Response:
         return link_problem_page(request, opened)
     audit = opened[1]
     config = {"audit_id": audit.id, "token": token}
-    response = render(request, "techcheck.html", {"user": None, "audit": audit_json(audit), "config": config})
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_phone(request, "techcheck.html", {"audit": audit_json(audit), "config": config})
 
 
 async def report_page(request: Request) -> Response:

@@ -97,6 +97,7 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"
     recording_notice: str = DEFAULT_NOTICE
+    notice_dir: Path | None = None  # the operator's notice.<lang>.txt files (see server/i18n.py)
     photo_max_pixels: int = 50_000_000
     photo_max_side: int = 16384
     photo_burst: int = 10

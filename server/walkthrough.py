@@ -84,6 +84,7 @@ def checkpoint_json(cp: Checkpoint, index: int, lang: str | None = None) -> dict
         "captures_required": cp.captures_required,
         "guidance": cp.guidance,
         "instruction": cp.instruction.get("en", ""),
+        "languages": sorted(cp.instruction),  # the phone sees English in any other
     }
 
 

@@ -106,6 +106,7 @@ async def consents(request: Request) -> Response:
                     "role": r.role,
                     "accepted_at": iso(r.accepted_at),
                     "notice_sha256": r.notice_sha256,
+                    "language": r.language,
                     "device_id": r.device_id,
                     "location": r.location,
                 }

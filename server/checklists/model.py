@@ -128,6 +128,18 @@ class Template:
             raise KeyError(checkpoint_key)
         return checkpoint.instruction_in(lang)
 
+    def missing_translations(self, languages: tuple[str, ...]) -> dict[str, list[str]]:
+        """For each of ``languages`` lacking some instruction, the keys of those checkpoints.
+
+        A phone in such a language is shown those instructions in English.
+        """
+        out: dict[str, list[str]] = {}
+        for lang in languages:
+            keys = [c.key for c in self.checkpoints() if not c.instruction.get(lang)]
+            if keys and lang != BASE_LANGUAGE:
+                out[lang] = keys
+        return out
+
     def categories(self) -> tuple[int, ...]:
         """The CTPAT categories the template gives evidence for, ascending."""
         return tuple(sorted({n for checkpoint in self.checkpoints() for n in checkpoint.categories}))

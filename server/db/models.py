@@ -254,6 +254,7 @@ class Consent(Base):
     role: Mapped[str] = mapped_column(String(20))
     notice_sha256: Mapped[str] = mapped_column(String(64))
     device_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the staff page's, if sent
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)  # of the notice shown
     accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import func, select
@@ -109,15 +110,18 @@ async def add_consent(s: AsyncSession, **fields: Any) -> Consent:
 
 
 async def has_consent(
-    s: AsyncSession, audit_id: str, actor: str, notice_sha256: str, device_id: str | None = None
+    s: AsyncSession, audit_id: str, actor: str, notice_sha256s: Collection[str], device_id: str | None = None
 ) -> bool:
-    """Has this person (on this device, when the device is known) accepted this notice?"""
+    """Has this person (on this device, when the device is known) accepted one of these notices?
+
+    One notice in any language will do: the same notice, translated.
+    """
     device = Consent.device_id.is_(None) if device_id is None else Consent.device_id == device_id
     rows = await s.execute(
         select(Consent.id).where(
             Consent.audit_id == audit_id,
             Consent.actor == actor,
-            Consent.notice_sha256 == notice_sha256,
+            Consent.notice_sha256.in_(notice_sha256s),
             device,
         )
     )

@@ -50,6 +50,7 @@ class Participant:
             "audio": self.audio,
             "video": self.video,
             "paused": self.paused,
+            "lang": self.lang,  # the phone's language (primary subtag), as it said in `join`
         }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import uuid
 from typing import Any
@@ -12,9 +11,10 @@ from typing import Any
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from server import walkthrough
+from server import i18n, walkthrough
 from server.access import audit_and_facts
 from server.auth import cookie_authenticated, current_actor
+from server.checklists import language_code
 from server.context import AppContext, ctx
 from server.csrf import same_origin
 from server.db import evidence_repo, repo, walkthrough_repo
@@ -79,7 +79,6 @@ class Connection:
         self.consented = False
         self.refused = False
         self.location: dict[str, float] | None = None
-        self.notice_sha256 = hashlib.sha256(app.settings.recording_notice.encode("utf-8")).hexdigest()
         self.allow_loopback = loopback_only(app.settings.host)
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing: asyncio.Task[None] | None = None
@@ -222,7 +221,8 @@ class Connection:
             raise m.MessageError("invalid", "already joined")
         role, name, actor = await self.identify(msg)
         self.actor, self.device = actor, msg.device
-        participant = Participant(str(uuid.uuid4()), role, name, self.push, lang=msg.lang)
+        lang = language_code(msg.lang) if msg.lang else None
+        participant = Participant(str(uuid.uuid4()), role, name, self.push, lang=lang)
         room = self.app.hub.room(self.audit.id)
         self.participant, self.room = participant, room
         self.consented = await self.has_consented(actor)
@@ -238,11 +238,7 @@ class Connection:
                 },
                 "participants": [p.public() for p in room.participants.values()],
                 "ice_servers": self.app.settings.ice_servers_json(),
-                "consent": {
-                    "required": not self.consented,
-                    "notice": self.app.settings.recording_notice,
-                    "notice_sha256": self.notice_sha256,
-                },
+                "consent": self.consent_offer(msg.lang),
             }
         )
         await room.add(participant)
@@ -311,10 +307,26 @@ class Connection:
         self.peer = session
         await self.send({"type": "answer", "sdp": sdp})
 
+    def consent_offer(self, lang: str | None) -> dict[str, Any]:
+        """The `welcome`'s consent part: the notice in the phone's language, and in every other.
+
+        The page may switch language before its person accepts; the `consent` names the
+        language read, and the server logs the hash of its own text for that language.
+        """
+        notices = self.app.notices
+        shown = notices.get(lang)
+        return {
+            "required": not self.consented,
+            "language": shown.language,
+            "notice": shown.text,
+            "notice_sha256": shown.sha256,
+            "notices": notices.texts(),
+        }
+
     async def has_consented(self, actor: str) -> bool:
         async with self.app.db.session() as s:
             return await walkthrough_repo.has_consent(
-                s, self.audit.id, actor, self.notice_sha256, self.device
+                s, self.audit.id, actor, self.app.notices.hashes(), self.device
             )
 
     async def consent(self, msg: m.Consent) -> None:
@@ -327,7 +339,7 @@ class Connection:
         if not msg.accepted:
             await self.refuse_consent()
         elif not self.consented and not await self.has_consented(self.actor):
-            await self.record_consent(msg.location)
+            await self.record_consent(msg.location, self.app.notices.get(msg.lang or self.participant.lang))
         self.consented, self.refused = msg.accepted, not msg.accepted
         await self.send({"type": "consent-recorded", "accepted": msg.accepted})
 
@@ -341,7 +353,7 @@ class Connection:
             data = {"device": self.device} | ({"repeats_not_logged": held} if held else {})
             await repo.record_event(s, self.audit.id, "consent-refused", self.actor, data)
 
-    async def record_consent(self, location: dict[str, float] | None) -> None:
+    async def record_consent(self, location: dict[str, float] | None, notice: i18n.Notice) -> None:
         assert self.participant is not None
         if self.app.ledger_throttle.admit(self.audit.id, self.actor, "consent") is None:
             raise m.MessageError("rate_limited", "too many consents from this invite; try again in a minute")
@@ -351,7 +363,8 @@ class Connection:
                 audit_id=self.audit.id,
                 actor=self.actor,
                 role=self.participant.role,
-                notice_sha256=self.notice_sha256,
+                notice_sha256=notice.sha256,
+                language=notice.language,
                 device_id=self.device,
                 location=location,
             )
@@ -360,7 +373,12 @@ class Connection:
                 self.audit.id,
                 "consent",
                 self.actor,
-                {"notice_sha256": self.notice_sha256, "location": location, "device": self.device},
+                {
+                    "notice_sha256": notice.sha256,
+                    "language": notice.language,
+                    "location": location,
+                    "device": self.device,
+                },
             )
         self.location = location
 

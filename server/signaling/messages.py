@@ -69,6 +69,7 @@ class Capture:
 class Consent:
     accepted: bool
     location: dict[str, float] | None
+    lang: str | None = None  # the language of the notice the person read; the server hashes its own text
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,15 @@ def _bool(obj: dict[str, Any], key: str) -> bool:
     return value
 
 
-def _join(obj: dict[str, Any]) -> Join:
+def _lang(obj: dict[str, Any]) -> str | None:
     lang = _str(obj, "lang", 35, required=False)
     if lang is not None and not _LANG.fullmatch(lang):
         raise MessageError("invalid", "'lang' must be a language tag such as 'zh' or 'vi-VN'")
+    return lang
+
+
+def _join(obj: dict[str, Any]) -> Join:
+    lang = _lang(obj)
     device = _str(obj, "device", 64, required=False)
     if device is not None and not _DEVICE.fullmatch(device):
         raise MessageError("invalid", "'device' must be 8-64 letters, digits, '.', '_' or '-'")
@@ -212,7 +218,7 @@ def _location(obj: dict[str, Any]) -> dict[str, float] | None:
 
 
 def _consent(obj: dict[str, Any]) -> Consent:
-    return Consent(_bool(obj, "accepted"), _location(obj))
+    return Consent(_bool(obj, "accepted"), _location(obj), _lang(obj))
 
 
 def _goto(obj: dict[str, Any]) -> Goto:

@@ -33,7 +33,7 @@ async def open_staff(browser: Browser, url: str) -> Page:
     )
     page = await context.new_page()
     await page.goto(url)
-    await page.get_by_test_id("start").click()
+    await page.get_by_test_id("consent-accept").click()
     return page
 
 

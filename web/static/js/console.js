@@ -9,6 +9,7 @@ import { askConsent } from './consent.js';
 import { $, isTyping, localizeTimes, readConfig, setBadge, setPressed } from './dom.js';
 import { EvidenceStrip } from './evidence.js';
 import { setupInvites } from './invites.js';
+import { PhoneLanguage } from './phone-language.js';
 import { Roster, renderParticipants } from './participants.js';
 import { PeerLink } from './peer.js';
 import { PhotoRequest } from './photo-request.js';
@@ -93,8 +94,10 @@ let accessEnded = null; // the server's `access-ended` message, if it sent one
 
 const signaling = new Signaling(config.ws_path);
 const send = (message) => signaling.send(message);
+let phoneLanguage = null; // set once the checkpoint list exists
 const roster = new Roster(() => {
   renderParticipants(els.participants, els.participantsEmpty, roster);
+  if (phoneLanguage) phoneLanguage.render();
   render();
 });
 const link = new PeerLink({ send, setup: addTransceivers });
@@ -110,6 +113,7 @@ const card = new CheckpointCard(walk, go);
 const completion = new Completion(config.audit_id, walk);
 const techCheck = new TechCheckPanel(config.audit_id);
 new CheckpointList(walk, go);
+phoneLanguage = new PhoneLanguage(walk, () => roster.others('staff'));
 new VideoPointer(els.frame, els.video, { send, enabled: canPoint });
 const micReady = acquireMic();
 let consentShown = null; // the notice the auditor accepted on this page

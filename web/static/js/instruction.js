@@ -12,6 +12,7 @@ export class InstructionCard {
 
   /** A `checkpoint` message's checkpoint, or null when the auditor has not picked one. */
   show(checkpoint) {
+    this.checkpoint = checkpoint;
     const { card, step, text } = this.els;
     const key = checkpoint ? checkpoint.key : null;
     card.dataset.state = checkpoint ? 'step' : 'waiting';
@@ -31,6 +32,11 @@ export class InstructionCard {
     step.hidden = !checkpoint;
     if (this.key !== undefined && key !== this.key) this.highlight();
     this.key = key;
+  }
+
+  /** The card again, in the page's (new) language. */
+  refresh() {
+    this.show(this.checkpoint);
   }
 
   /** A new step: flash the card so the person filming notices. */

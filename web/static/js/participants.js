@@ -1,6 +1,7 @@
 // Who is in the session, kept in step with welcome / participant-joined / -updated / -left.
 
 import { element } from './dom.js';
+import { languageName } from './phone-language.js';
 
 const ROLE_ORDER = { staff: 0, auditor: 1 };
 const ROLE_LABELS = { staff: 'Facility', auditor: 'Auditor' };
@@ -58,6 +59,7 @@ function participantItem(person, isSelf) {
   item.dataset.id = person.id;
   item.dataset.audio = String(Boolean(person.audio));
   item.dataset.paused = String(Boolean(person.paused));
+  if (person.lang) item.dataset.lang = person.lang;
 
   const avatar = element('span', 'avatar', initials(person.name));
   avatar.setAttribute('aria-hidden', 'true');
@@ -68,6 +70,7 @@ function participantItem(person, isSelf) {
   if (isSelf) details.push('you');
   if (person.role === 'staff' && person.paused) details.push('camera paused');
   else if (person.role === 'staff' && person.video === false) details.push('camera off');
+  if (person.role === 'staff' && person.lang) details.push(`phone in ${languageName(person.lang)}`);
   main.append(element('span', 'participant-role', details.join(' · ')));
 
   const mic = element('span', 'mic-state', person.audio ? 'Mic on' : 'Muted');

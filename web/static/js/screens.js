@@ -38,6 +38,7 @@ export class Screens {
    * `tone` 'success' shows a check mark instead of the warning sign.
    */
   message(kind, { retry = false, steps = [], bar = false, tone = 'problem' } = {}) {
+    this.shown = { kind, steps };
     const els = this.els;
     els.message.dataset.tone = tone;
     els.title.textContent = t(`${kind}Title`);
@@ -47,6 +48,15 @@ export class Screens {
     els.action.hidden = !retry;
     this.show('message', { bar });
     if (retry) els.action.focus();
+  }
+
+  /** The message again, in the page's (new) language. */
+  refresh() {
+    if (!this.shown) return;
+    const { kind, steps } = this.shown;
+    this.els.title.textContent = t(`${kind}Title`);
+    this.els.body.textContent = t(`${kind}Body`);
+    [...this.els.steps.children].forEach((item, i) => { item.textContent = t(steps[i]); });
   }
 
   cameraProblem(error) {

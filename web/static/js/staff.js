@@ -13,7 +13,7 @@ import { PhotoTaker } from './photo.js';
 import { PointerMarker } from './pointer.js';
 import { Screens } from './screens.js';
 import { Signaling } from './signaling.js';
-import { applyStrings, joinLanguage, t } from './strings.js';
+import { currentLanguage, joinLanguage, loadStrings, onLanguageChange, t } from './strings.js';
 
 const config = readConfig();
 
@@ -35,8 +35,11 @@ const els = {
   messageAction: $('#message-action'),
 };
 
-// The end screen for each close code after which the page must not reconnect.
-const CLOSE_PROBLEMS = { 4401: 'expired', 4403: 'expired', 4404: 'notFound', 4409: 'completed' };
+// The end screen for each close after which the page must not reconnect. The server's codes
+// pick it (the `error` before the close, the `access-ended` reason), never its English words.
+const CLOSE_PROBLEMS = { 4401: 'expired', 4403: 'accessEnded', 4404: 'notFound', 4409: 'completed' };
+const REFUSALS = { unauthorized: 'expired', audit_completed: 'completed', not_found: 'notFound' };
+const ENDED_REASONS = { invite_revoked: 'revoked', signed_out: 'accessEnded', unassigned: 'accessEnded' };
 
 const view = {
   started: false, // the camera runs
@@ -84,6 +87,7 @@ const link = new PeerLink({
 });
 let videoSender = null;
 let accessEnded = null; // the server's `access-ended` message, if it sent one
+let refusal = null; // the code of the server's last `error`, which may precede its close
 let wakeLock = null;
 
 function connectionView() {
@@ -101,7 +105,7 @@ function render() {
   vaudit.state = state;
   setBadge(els.badge, state, text);
   let banner = view.notice;
-  if (!banner && state === 'reconnecting') banner = t('reconnectingHint');
+  if (!banner && state === 'reconnecting') banner = t(navigator.onLine === false ? 'offlineBody' : 'reconnectingHint');
   if (!banner && state === 'connecting') banner = t('connectingHint');
   if (!banner && view.paused) banner = t('pausedBanner');
   if (!banner && view.muted) banner = t('micOff');
@@ -118,7 +122,8 @@ function renderStart() {
   if (view.started || view.starting) return;
   const welcome = view.welcome;
   const consent = (welcome && welcome.consent) || {};
-  if (welcome && consent.notice) els.notice.textContent = consent.notice;
+  const shown = (consent.notices && consent.notices[currentLanguage()]) || consent.notice;
+  if (welcome && shown) els.notice.textContent = shown;
   els.start.disabled = !welcome || view.terminal;
   els.startLabel.textContent = !welcome ? t('connecting') : t(consent.required ? 'accept' : 'start');
 }
@@ -196,7 +201,8 @@ function proceed() {
   if (!view.accepted || view.terminal || !welcome || !signaling.isOpen) return;
   if (welcome.consent && welcome.consent.required) {
     if (view.consentSent) return;
-    const message = { type: 'consent', accepted: true };
+    // The language of the notice read: the server logs the hash of its own text in it.
+    const message = { type: 'consent', accepted: true, lang: currentLanguage() };
     if (view.location) message.location = view.location;
     view.consentSent = signaling.send(message);
     return;
@@ -297,8 +303,8 @@ async function keepAwake() {
   }
 }
 
-/** The end screen: `kind` picks the title and text; `message` is the server's own words, if any. */
-function end(kind, message = '') {
+/** The end screen: `kind` picks the title and text from the catalogue. */
+function end(kind) {
   if (view.terminal) return;
   view.terminal = true;
   signaling.stop();
@@ -311,21 +317,14 @@ function end(kind, message = '') {
   // A finished audit is a good end: a check mark, and no red "Disconnected" above it.
   const success = kind === 'completed';
   screens.message(kind, { bar: !success, tone: success ? 'success' : 'problem' });
-  if (message) $('#message-body').textContent = message;
   renderAuditors();
   render();
 }
 
-/** What the server said about the end of access, for a close without a message of its own. */
-function endedMessage(code) {
-  if (code === 4403 && accessEnded && accessEnded.message) return sentence(accessEnded.message);
-  return '';
-}
-
-function sentence(text) {
-  const trimmed = String(text).trim();
-  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
-  return !first || /[.!?]$/.test(first) ? first : `${first}.`;
+/** Which end screen a final close shows. */
+function endKind(code) {
+  if (code === 4403 && accessEnded) return ENDED_REASONS[accessEnded.reason] || 'accessEnded';
+  return REFUSALS[refusal] || CLOSE_PROBLEMS[code] || 'accessEnded';
 }
 
 function joinMessage() {
@@ -367,7 +366,7 @@ signaling.addEventListener('open', () => {
 });
 signaling.addEventListener('close', ({ detail }) => {
   view.socketOpen = false;
-  if (detail.terminal) end(CLOSE_PROBLEMS[detail.code], endedMessage(detail.code));
+  if (detail.terminal) end(endKind(detail.code));
   else render();
 });
 signaling
@@ -409,6 +408,7 @@ signaling
   .on('participant-updated', (message) => roster.upsert(message.participant))
   .on('participant-left', (message) => roster.remove(message.participant_id))
   .on('error', (message) => {
+    refusal = message.code;
     if (message.code === 'bad_sdp') link.offerRefused();
     else console.warn(`server refused a message: ${message.code}: ${message.message}`);
   });
@@ -433,7 +433,19 @@ window.addEventListener('pageshow', (event) => {
   if (event.persisted && !view.terminal) signaling.connect();
 });
 
-applyStrings();
+/** Another language: every text again; before Start, rejoin so the server speaks it too. */
+function languageChanged() {
+  screens.refresh();
+  instruction.refresh();
+  renderAuditors();
+  render();
+  if (view.joined && !view.started && !view.terminal) signaling.restart();
+}
+
+await loadStrings();
+onLanguageChange(languageChanged);
+window.addEventListener('online', render);
+window.addEventListener('offline', render);
 renderAuditors();
 render();
 // The notice comes with `welcome`: connect before Start, without camera or media.

@@ -3,7 +3,7 @@
 // the auditor.
 
 import { $, readConfig } from './dom.js';
-import { applyStrings, t } from './strings.js';
+import { loadStrings, onLanguageChange, t } from './strings.js';
 import { UPLOAD_OK_KBPS } from './techcheck-panel.js';
 
 const config = readConfig();
@@ -25,11 +25,19 @@ class CheckRow {
     this.text = this.node.querySelector('.tc-text');
   }
 
-  set(status, text) {
+  /** The row's status and its advice, a catalogue key with its values. */
+  set(status, key, vars = {}) {
     this.node.dataset.status = status;
-    this.text.textContent = text;
+    this.said = [key, vars];
+    this.text.removeAttribute('data-i18n');
+    this.text.textContent = t(key, vars);
     // Keep the check in progress in view (the microphone meter is below the fold on a phone).
     if (status === 'running') this.node.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  }
+
+  /** The advice again, in the page's (new) language. */
+  refresh() {
+    if (this.said) this.text.textContent = t(...this.said);
   }
 }
 
@@ -56,12 +64,12 @@ function median(values) {
 }
 
 function mediaProblem(error, denied, missing) {
-  return error && (error.name === 'NotAllowedError' || error.name === 'SecurityError') ? t(denied) : t(missing);
+  return error && (error.name === 'NotAllowedError' || error.name === 'SecurityError') ? denied : missing;
 }
 
 async function checkCamera(row) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    row.set('fail', t('tcInsecure'));
+    row.set('fail', 'tcInsecure');
     return { camera: false, video: null, stream: null };
   }
   let stream;
@@ -80,7 +88,7 @@ async function checkCamera(row) {
   const video = settings.width && settings.height ? `${settings.width}x${settings.height}` : null;
   const lines = Math.min(settings.width || 0, settings.height || 0);
   const shown = video ? video.replace('x', '×') : '?';
-  row.set('ok', t(lines && lines < LOW_VIDEO_LINES ? 'tcCameraLow' : 'tcCameraOk', { video: shown }));
+  row.set('ok', lines && lines < LOW_VIDEO_LINES ? 'tcCameraLow' : 'tcCameraOk', { video: shown });
   return { camera: true, video, stream };
 }
 
@@ -113,7 +121,7 @@ async function listen(stream) {
 
 async function checkMicrophone(row) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    row.set('fail', t('tcInsecure'));
+    row.set('fail', 'tcInsecure');
     return false;
   }
   let stream;
@@ -123,10 +131,10 @@ async function checkMicrophone(row) {
     row.set('fail', mediaProblem(error, 'tcMicDenied', 'tcMicMissing'));
     return false;
   }
-  row.set('running', t('tcMicListening'));
+  row.set('running', 'tcMicListening');
   try {
     const loudest = await listen(stream);
-    row.set('ok', t(loudest !== null && loudest < QUIET_LEVEL ? 'tcMicQuiet' : 'tcMicOk'));
+    row.set('ok', loudest !== null && loudest < QUIET_LEVEL ? 'tcMicQuiet' : 'tcMicOk');
   } finally {
     for (const track of stream.getTracks()) track.stop();
   }
@@ -146,11 +154,11 @@ async function checkServer(row) {
     }
   }
   if (times.length < Math.ceil(PINGS / 2)) {
-    row.set('fail', t('tcServerFailed'));
+    row.set('fail', 'tcServerFailed');
     return { server: false, rtt: null };
   }
   const rtt = Math.round(median(times));
-  row.set('ok', t(rtt > SLOW_RTT_MS ? 'tcServerSlow' : 'tcServerOk', { rtt: integer.format(rtt) }));
+  row.set('ok', rtt > SLOW_RTT_MS ? 'tcServerSlow' : 'tcServerOk', { rtt: integer.format(rtt) });
   return { server: true, rtt };
 }
 
@@ -179,14 +187,14 @@ async function checkUpload(row) {
     await response.text();
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
   } catch {
-    row.set('fail', t('tcUploadFailed'));
+    row.set('fail', 'tcUploadFailed');
     return null;
   } finally {
     clearTimeout(timer);
   }
   const kbps = Math.round((UPLOAD_BYTES * 8) / Math.max(1, performance.now() - started));
   const ok = kbps >= UPLOAD_OK_KBPS;
-  row.set(ok ? 'ok' : 'fail', t(ok ? 'tcUploadOk' : 'tcUploadSlow', { kbps: integer.format(kbps) }));
+  row.set(ok ? 'ok' : 'fail', ok ? 'tcUploadOk' : 'tcUploadSlow', { kbps: integer.format(kbps) });
   return kbps;
 }
 
@@ -210,17 +218,18 @@ async function report(summary) {
 
 async function run() {
   els.run.disabled = true;
+  els.run.dataset.i18n = 'tcRunning';
   els.run.textContent = t('tcRunning');
   els.summary.hidden = true;
-  for (const row of Object.values(rows)) row.set('pending', t('tcPending'));
+  for (const row of Object.values(rows)) row.set('pending', 'tcPending');
 
-  rows.camera.set('running', t('tcTesting'));
+  rows.camera.set('running', 'tcTesting');
   const { camera, video, stream } = await checkCamera(rows.camera);
-  rows.microphone.set('running', t('tcTesting'));
+  rows.microphone.set('running', 'tcTesting');
   const microphone = await checkMicrophone(rows.microphone);
-  rows.server.set('running', t('tcTesting'));
+  rows.server.set('running', 'tcTesting');
   const { server, rtt } = await checkServer(rows.server);
-  rows.upload.set('running', t('tcTesting'));
+  rows.upload.set('running', 'tcTesting');
   const kbps = await checkUpload(rows.upload);
   if (stream) for (const track of stream.getTracks()) track.stop();
   els.preview.hidden = true;
@@ -237,13 +246,16 @@ async function run() {
   const allOk = Object.values(rows).every((row) => row.node.dataset.status === 'ok');
   const problem = await report(summary);
   els.summary.dataset.tone = allOk ? 'ok' : 'fail';
-  els.summaryText.textContent = t(allOk ? 'tcAllOk' : 'tcSomeFailed');
+  els.summaryText.dataset.i18n = allOk ? 'tcAllOk' : 'tcSomeFailed';
+  els.summaryText.textContent = t(els.summaryText.dataset.i18n);
   els.sent.textContent = problem ? t('tcNotSent', { reason: problem }) : t('tcSent');
   els.summary.hidden = false;
   els.run.disabled = false;
+  els.run.dataset.i18n = 'tcRunAgain';
   els.run.textContent = t('tcRunAgain');
   els.summary.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
 }
 
-applyStrings();
+await loadStrings();
+onLanguageChange(() => { for (const row of Object.values(rows)) row.refresh(); });
 els.run.addEventListener('click', run);
