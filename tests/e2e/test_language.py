@@ -106,7 +106,9 @@ async def test_chinese_phone_and_a_revoked_link(server: LiveServer, api_token: s
     response = await gone.goto(invite["url"])
     assert response is not None and response.status == 410
     await expect(gone.locator("html")).to_have_attribute("lang", "zh")
-    await expect(gone.get_by_text(zh["expiredBody"])).to_be_visible()
+    # The page says which problem it is: this link was withdrawn, in the phone's language.
+    await expect(gone.get_by_test_id("link-problem")).to_have_attribute("data-code", "link_revoked")
+    await expect(gone.get_by_text(zh["revokedBody"])).to_be_visible()
 
 
 async def test_the_switcher_changes_the_page_and_the_consent(
