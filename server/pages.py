@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import walkthrough
+from server import invite_links, walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
 from server.auth import SESSION_COOKIE, current_actor
@@ -227,7 +227,12 @@ async def console_page(request: Request) -> Response:
         "may_run": can(actor, Action.RUN, facts),
         "may_share": can(actor, Action.SHARE, facts),
     }
-    context = {"user": user_json(actor), "audit": audit_json(audit), "config": config}
+    context = {
+        "user": user_json(actor),
+        "audit": audit_json(audit),
+        "config": config,
+        "invites_on_loopback": invite_links.on_loopback(ctx(request).invite_base),
+    }
     return render(request, "console.html", context)
 
 

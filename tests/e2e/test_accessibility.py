@@ -136,6 +136,7 @@ async def test_no_serious_accessibility_violations_on_any_page(
     console = await visit(auditor, "console consent", f"/audits/{seeded.open_audit}", "consent-accept")
     await console.get_by_test_id("consent-accept").click()
     await expect(console.get_by_test_id("consent-accept")).to_be_hidden()
+    await expect(console.get_by_test_id("checkpoint").first).to_be_attached()
     await check("console", console)
     await visit(auditor, "report", f"/audits/{seeded.completed_audit}/report", "account")
     await visit(auditor, "replay", f"/audits/{seeded.completed_audit}/replay", "replay-video")
