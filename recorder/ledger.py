@@ -244,7 +244,9 @@ def entry_problems(entry: Mapping[str, Any]) -> list[str]:
 def named_paths(entry: Mapping[str, Any]) -> list[str]:
     """The package paths a (valid) entry names: its file, and a segment's index."""
     report = sealed_report(entry)
-    return [entry[name] for name in PATH_FIELDS.get(entry["type"], ())] + ([report["report_path"]] if report else [])
+    return [entry[name] for name in PATH_FIELDS.get(entry["type"], ())] + (
+        [report["report_path"]] if report else []
+    )
 
 
 class Ledger:

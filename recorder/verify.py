@@ -259,7 +259,9 @@ class _Verifier:
             return
         later = [e for e in entries if e.line > done.line]
         if later:
-            names = [f"line {e.line} ({label(e.value, self.titles) if e.value else 'invalid'})" for e in later[:10]]
+            names = [
+                f"line {e.line} ({label(e.value, self.titles) if e.value else 'invalid'})" for e in later[:10]
+            ]
             named = ", ".join(names)
             more = f" and {len(later) - 10} more" if len(later) > 10 else ""
             self.problems.append(
@@ -371,14 +373,15 @@ class _Verifier:
             elif size is not None and info.file_size != size:
                 hint = "truncated?" if info.file_size < size else "bytes added?"
                 says = f"ledger entry {ref.seq}" if ref.size is not None else "the manifest"
-                self.problems.append(
-                    f"{ref.path} ({self.labels[ref.seq]}): size {info.file_size} but {says} says {size} ({hint})"
-                )
+                where = f"{ref.path} ({self.labels[ref.seq]})"
+                self.problems.append(f"{where}: size {info.file_size} but {says} says {size} ({hint})")
             elif why := self.inflation_problem(info, size if size is not None else self.limits.max_member):
                 self.problems.append(f"{ref.path}: {why}")
             elif (digest := self.member_sha256(info)) is not None and digest != ref.sha256:
                 says = f"the ledger entry {ref.seq} says {short(ref.sha256)}"
-                self.problems.append(f"{ref.path} ({self.labels[ref.seq]}): SHA-256 is {short(digest)} but {says}")
+                self.problems.append(
+                    f"{ref.path} ({self.labels[ref.seq]}): SHA-256 is {short(digest)} but {says}"
+                )
         self.summary["bytes"] = self.done
 
     def inflation_problem(self, info: zipfile.ZipInfo, limit: int) -> str | None:

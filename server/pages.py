@@ -9,12 +9,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import invite_links, walkthrough
+from server import invite_links, report, walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
 from server.auth import SESSION_COOKIE, current_actor
 from server.context import ctx
-from server.db import evidence_repo, org_repo, repo, walkthrough_repo
+from server.db import evidence_repo, org_repo, repo
 from server.db.models import Audit
 from server.errors import ApiError
 from server.policy import Action, Actor, AuditFacts, Decision, can, decide
@@ -278,7 +278,7 @@ async def report_page(request: Request) -> Response:
     app = ctx(request)
     async with app.db.session() as s:
         evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
-        consents = await walkthrough_repo.consents(s, audit.id)
+        named = await report.people(s, audit)
     view = await walkthrough.checkpoints_view(app.db, audit) if audit.template_snapshot else None
     by_checkpoint: dict[str, list[dict[str, Any]]] = {}
     for row in evidence:
@@ -296,7 +296,8 @@ async def report_page(request: Request) -> Response:
         "outcome": audit.outcome,
         "sections": sections,
         "template": view["template"] if view else None,
-        "consents": [{"actor": c.actor, "role": c.role, "accepted_at": iso(c.accepted_at)} for c in consents],
+        "people": named.to_json(),
+        "consents": named.consents,
         "generated_at": iso(dt.datetime.now(dt.UTC)),
     }
     return render(request, "report.html", context)

@@ -675,11 +675,17 @@ def sealed_report_package(tmp_path: Path) -> tuple[Path, int]:
     a.add_still("capture", "c0ffee00-0000-4000-8000-000000000005", "seal", seed=5)
     sha = hashlib.sha256(REPORT).hexdigest()
     seq, _ = a.ledger.append(
-        event("complete", outcome=OUTCOME, report_sha256=sha, report_size=len(REPORT), report_path="report.html")
+        event(
+            "complete", outcome=OUTCOME, report_sha256=sha, report_size=len(REPORT), report_path="report.html"
+        )
     )
     a.files.append(PackageFile("report.html", REPORT, sha, len(REPORT)))
     a.sign()
-    manifest = {"audit": {"id": AUDIT}, "outcome": OUTCOME, "checkpoints": [{"key": "seal", "title": "Seal check"}]}
+    manifest = {
+        "audit": {"id": AUDIT},
+        "outcome": OUTCOME,
+        "checkpoints": [{"key": "seal", "title": "Seal check"}],
+    }
     path = tmp_path / "sealed.zip"
     a.write(path, manifest=manifest, extra_files={})
     return path, seq
@@ -700,9 +706,10 @@ def test_a_tampered_report_fails_naming_it(tmp_path: Path) -> None:
     path, seq = sealed_report_package(tmp_path)
     changed = REPORT.replace(b"does not meet", b"meets        ")
     tampered = rewrite(path, tmp_path / "t.zip", lambda m: m.update({"report.html": changed}))
+    now, sealed = hashlib.sha256(changed).hexdigest(), hashlib.sha256(REPORT).hexdigest()
     assert problems(tampered) == [
-        f"report.html (the report sealed at completion): SHA-256 is {short(hashlib.sha256(changed).hexdigest())} "
-        f"but the ledger entry {seq} says {short(hashlib.sha256(REPORT).hexdigest())}"
+        f"report.html (the report sealed at completion): SHA-256 is {short(now)} "
+        f"but the ledger entry {seq} says {short(sealed)}"
     ]
 
 

@@ -38,11 +38,13 @@ RUN_AXE = """async (rules) => {
     nodes: v.nodes.map((n) => ({target: n.target.join(' '), summary: n.failureSummary})),
   }));
 }"""
-TARGETS = """() => [...document.querySelectorAll('button, a[href], [role="button"], input:not([type="hidden"]), select')]
+TARGETS = """() => [...document.querySelectorAll(
+    'button, a[href], [role="button"], input:not([type="hidden"]), select')]
   .filter((el) => el.offsetParent !== null || getComputedStyle(el).position === 'fixed')
   .map((el) => {
     const r = el.getBoundingClientRect();
-    return {what: el.dataset.testid || el.id || el.textContent.trim().slice(0, 30), width: r.width, height: r.height};
+    const what = el.dataset.testid || el.id || el.textContent.trim().slice(0, 30);
+    return {what, width: r.width, height: r.height};
   })
   .filter((t) => t.width > 0 && t.height > 0)"""
 
@@ -75,7 +77,9 @@ async def seed(server: LiveServer) -> Seeded:
     return Seeded(issued.token, ids[0], ids[1], invite["url"])
 
 
-async def signed_in(browser: Browser, server: LiveServer, email: str, viewport: dict[str, int]) -> BrowserContext:
+async def signed_in(
+    browser: Browser, server: LiveServer, email: str, viewport: dict[str, int]
+) -> BrowserContext:
     context = await browser.new_context(viewport=viewport)
     page = await context.new_page()
     await page.goto(f"{server.base_url}/login?next=/audits")
@@ -98,7 +102,9 @@ def describe(page_name: str, found: list[dict[str, Any]]) -> list[str]:
     lines = []
     for v in found:
         for node in v["nodes"][:5]:
-            lines.append(f"{page_name}: {v['impact']} {v['id']} ({v['help']}) at {node['target']}: {node['summary']}")
+            lines.append(
+                f"{page_name}: {v['impact']} {v['id']} ({v['help']}) at {node['target']}: {node['summary']}"
+            )
     return lines
 
 
@@ -142,7 +148,9 @@ async def test_no_serious_accessibility_violations_on_any_page(
     await visit(auditor, "replay", f"/audits/{seeded.completed_audit}/replay", "replay-video")
     await visit(auditor, "verify", "/verify", "account")
     await visit(admin, "admin", "/admin", "admin-create-org")
-    await visit(anonymous, "tech check", seeded.invite_url.removeprefix(server.base_url) + "/check", "techcheck-run")
+    await visit(
+        anonymous, "tech check", seeded.invite_url.removeprefix(server.base_url) + "/check", "techcheck-run"
+    )
 
     staff = await phone_page(browser, seeded.invite_url, viewport)
     await check("phone intro", staff)
