@@ -201,6 +201,16 @@ EVENT_DATA: dict[str, dict[str, Check]] = {
     "result": {"checkpoint": TEXT, "result": OPTIONAL_TEXT},
     "complete": {"outcome": ANY},
 }
+# The report rendered at completion: a completion entry that names it states all three.
+REPORT_FIELDS: dict[str, Check] = {"report_sha256": SHA256, "report_size": COUNT, "report_path": PATH}
+
+
+def sealed_report(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The data of a completion entry that names the sealed report, else None."""
+    data = entry.get("data")
+    if entry.get("type") == "event" and entry.get("kind") == "complete" and isinstance(data, dict):
+        return data if "report_sha256" in data else None
+    return None
 
 
 def _field_problems(obj: Mapping[str, Any], checks: Mapping[str, Check], prefix: str) -> list[str]:
@@ -224,6 +234,8 @@ def entry_problems(entry: Mapping[str, Any]) -> list[str]:
     problems += _field_problems(entry, FIELDS[kind], "")
     if kind == "event" and isinstance(entry.get("data"), dict):
         problems += _field_problems(entry["data"], EVENT_DATA.get(str(entry.get("kind")), {}), "data.")
+        if (report := sealed_report(entry)) is not None:
+            problems += _field_problems(report, REPORT_FIELDS, "data.")
     if kind == "segment" and "index_size" in entry:
         problems += _field_problems(entry, {"index_size": COUNT}, "")
     return problems
@@ -231,7 +243,10 @@ def entry_problems(entry: Mapping[str, Any]) -> list[str]:
 
 def named_paths(entry: Mapping[str, Any]) -> list[str]:
     """The package paths a (valid) entry names: its file, and a segment's index."""
-    return [entry[name] for name in PATH_FIELDS.get(entry["type"], ())]
+    report = sealed_report(entry)
+    return [entry[name] for name in PATH_FIELDS.get(entry["type"], ())] + (
+        [report["report_path"]] if report else []
+    )
 
 
 class Ledger:

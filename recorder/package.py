@@ -7,7 +7,9 @@ Layout (docs/ledger.md has the details)::
     ledger/tree-heads.json     the signed tree heads, oldest first
     ledger/public-key.pem      the Ed25519 key that signed them
     evidence/..., recording/.. the files, at the paths their ledger entries name
-    report.html, ...           extra files: not evidence, not covered by the ledger, never
+    report.html                the report rendered at completion, named (with its SHA-256)
+                               by the completion entry; an older audit's is an extra file
+    app.css, ...               extra files: not evidence, not covered by the ledger, never
                                under evidence/ or recording/
 
 The zip is deterministic: the same inputs give the same bytes. Members are in path order
@@ -38,6 +40,7 @@ from recorder.ledger import (
     canonical_json,
     package_path_problem,
     parse_canonical_json,
+    sealed_report,
 )
 
 FORMAT = "virtual-audit-export/1"
@@ -100,6 +103,8 @@ def entry_files(entry: Mapping[str, Any]) -> list[FileRef]:
     seq, kind = entry["seq"], entry["type"]
     if kind in FILE_TYPES:
         return [FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq)]
+    if (report := sealed_report(entry)) is not None:
+        return [FileRef(report["report_path"], report["report_sha256"], report["report_size"], "report", seq)]
     if kind == "segment":
         return [
             FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq),

@@ -34,6 +34,7 @@ from recorder.ledger import (
     key_id,
     load_public_key,
     parse_canonical_json,
+    sealed_report,
     verify_tree_head,
 )
 from recorder.limits import DEFAULT_LIMITS, Problems, VerifyLimits, directory_problem, inflation_problem
@@ -78,14 +79,34 @@ def short(digest: str) -> str:
     return f"{digest[:12]}…"
 
 
-def label(entry: Mapping[str, Any]) -> str:
-    """How a problem names an entry's subject: "capture a1b2c3d4…", "segment 3", "result"."""
+def label(entry: Mapping[str, Any], titles: Mapping[str, str] | None = None) -> str:
+    """How a problem names an entry's subject, the way people see it where the entry allows:
+    "Capture #211, Seal check", else "capture a1b2c3d4…"; "segment 3", "the report", "event result"."""
     if "evidence_id" in entry:
-        ident = str(entry["evidence_id"])
-        return f"{entry['type']} {ident[:8]}…" if len(ident) > 8 else f"{entry['type']} {ident}"
+        number, checkpoint = entry.get("evidence_seq"), entry.get("checkpoint")
+        if isinstance(number, int) and not isinstance(number, bool):
+            name = f"{str(entry['type']).capitalize()} #{number}"
+        else:
+            ident = str(entry["evidence_id"])
+            name = f"{entry['type']} {ident[:8]}…" if len(ident) > 8 else f"{entry['type']} {ident}"
+        if isinstance(checkpoint, str) and checkpoint:
+            name += f", {(titles or {}).get(checkpoint, checkpoint)}"
+        return name
     if entry.get("type") == "segment":
         return f"segment {entry.get('seq_no')}"
+    if sealed_report(entry) is not None:
+        return "the report sealed at completion"
     return f"{entry.get('type')} {entry.get('kind')}"
+
+
+def checkpoint_titles(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Checkpoint key → title, from the manifest (untrusted: anything odd is skipped)."""
+    listed = manifest.get("checkpoints")
+    return {
+        cp["key"]: cp["title"]
+        for cp in (listed if isinstance(listed, list) else [])
+        if isinstance(cp, dict) and isinstance(cp.get("key"), str) and isinstance(cp.get("title"), str)
+    }
 
 
 def compact(value: Any) -> str:
@@ -111,12 +132,14 @@ class _Verifier:
         self.valid: list[dict[str, Any]] = []  # the entries that are well-formed
         self.refs: dict[str, FileRef] = {}  # path -> the entry that names it
         self.labels: dict[int, str] = {}
+        self.titles: dict[str, str] = {}  # checkpoint key -> title, to name evidence as people do
         self.done = self.total = 0
 
     def run(self, trusted_pem: bytes | None) -> None:
         names = Counter(info.filename for info in self.zf.infolist())
         self.problems += [f"{name}: {n} zip members have this name" for name, n in names.items() if n > 1]
         manifest = self.manifest()
+        self.titles = checkpoint_titles(manifest)
         self.key = self.load_key(trusted_pem)
         entries = self.entries()
         self.valid = [e.value for e in entries if e.value is not None]
@@ -236,7 +259,9 @@ class _Verifier:
             return
         later = [e for e in entries if e.line > done.line]
         if later:
-            names = [f"line {e.line} ({label(e.value) if e.value else 'invalid'})" for e in later[:10]]
+            names = [
+                f"line {e.line} ({label(e.value, self.titles) if e.value else 'invalid'})" for e in later[:10]
+            ]
             named = ", ".join(names)
             more = f" and {len(later) - 10} more" if len(later) > 10 else ""
             self.problems.append(
@@ -333,7 +358,7 @@ class _Verifier:
                     )
                 else:
                     refs[ref.path] = ref
-        self.labels = {e["seq"]: label(e) for e in self.valid}
+        self.labels = {e["seq"]: label(e, self.titles) for e in self.valid}
 
     def files(self, manifest: Mapping[str, Any]) -> None:
         self.total = sum(info.file_size for path, info in self.members.items() if path in self.refs)
@@ -348,12 +373,15 @@ class _Verifier:
             elif size is not None and info.file_size != size:
                 hint = "truncated?" if info.file_size < size else "bytes added?"
                 says = f"ledger entry {ref.seq}" if ref.size is not None else "the manifest"
-                self.problems.append(f"{ref.path}: size {info.file_size} but {says} says {size} ({hint})")
+                where = f"{ref.path} ({self.labels[ref.seq]})"
+                self.problems.append(f"{where}: size {info.file_size} but {says} says {size} ({hint})")
             elif why := self.inflation_problem(info, size if size is not None else self.limits.max_member):
                 self.problems.append(f"{ref.path}: {why}")
             elif (digest := self.member_sha256(info)) is not None and digest != ref.sha256:
                 says = f"the ledger entry {ref.seq} says {short(ref.sha256)}"
-                self.problems.append(f"{ref.path}: SHA-256 is {short(digest)} but {says}")
+                self.problems.append(
+                    f"{ref.path} ({self.labels[ref.seq]}): SHA-256 is {short(digest)} but {says}"
+                )
         self.summary["bytes"] = self.done
 
     def inflation_problem(self, info: zipfile.ZipInfo, limit: int) -> str | None:

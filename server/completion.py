@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from server import export
 from server.checklists import Template
 from server.context import AppContext
 from server.db import repo, walkthrough_repo
@@ -152,12 +153,21 @@ async def seal(app: AppContext, audit_id: str, outcome: dict[str, Any], actor: s
             fresh = await repo.get_audit(s, audit_id)
             assert fresh is not None
             walkthrough_repo.mark_completed(fresh, outcome)
+            report = await sealed_report(app, fresh)
             s.add(fresh)
-            await repo.record_event(s, audit_id, "complete", actor, {"outcome": outcome}, sealing=True)
+            await repo.record_event(
+                s, audit_id, "complete", actor, {"outcome": outcome} | report, sealing=True
+            )
         await app.signer.sign(audit_id)  # the final tree head commits to the whole audit
         await app.repository.record_completion(audit_id)  # and the repository log publishes it
     finally:
         app.sockets.sealing.discard(audit_id)
+
+
+async def sealed_report(app: AppContext, audit: Audit) -> dict[str, Any]:
+    """The report as it stands at completion, kept in the evidence store before the completion
+    commits; returns what the completion entry says of it (SHA-256, size, path in the export)."""
+    return await export.seal_report(app.db, app.recorders.store, app.templates, audit)
 
 
 async def ict_summary(app: AppContext, audit: Audit, rows: dict[str, CheckpointResult]) -> dict[str, Any]:

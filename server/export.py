@@ -1,7 +1,9 @@
 """Builds an audit's export package: evidence, recording, ledger, signed heads, manifest, report.
 
 The same audit exported twice gives byte-identical zips (nothing here depends on the time
-of the export: the report is dated by the last signed tree head). Used by the HTTP export
+of the export). The report is rendered once, at completion (:func:`seal_report`), and the
+completion entry names it by its SHA-256; an audit completed before that gets one rendered
+here, dated by the last signed tree head, as an extra file. Used by the HTTP export
 and by ``virtual-audit export``, which runs against the data directory without a server.
 """
 
@@ -17,9 +19,9 @@ from typing import Any
 from starlette.templating import Jinja2Templates
 
 from recorder import FileStore
-from recorder.ledger import SignedTreeHead
+from recorder.ledger import SignedTreeHead, sealed_report
 from recorder.package import PackageFile, write_package
-from server import walkthrough
+from server import report, walkthrough
 from server.db import evidence_repo, ledger_repo, repo, walkthrough_repo
 from server.db.engine import Database
 from server.db.evidence_repo import package_path
@@ -29,6 +31,7 @@ from server.ledger_service import LedgerSigner, head_json
 from server.views import audit_json, evidence_json, iso
 
 Progress = Callable[[int, int], None]
+REPORT = "report.html"  # its path in the package
 
 
 class ExportError(Exception):
@@ -57,12 +60,15 @@ async def build_export(
         segments = {g.seq: g for g in await evidence_repo.list_segments(s, audit_id)}
         consents = await walkthrough_repo.consents(s, audit_id)
         notes = [n for e in evidence.values() for n in await walkthrough_repo.list_annotations(s, e.id)]
-    files = package_files(store, [json.loads(e.body) for e in entries], evidence, segments)
+        named = await report.people(s, audit)
+    values = [json.loads(e.body) for e in entries]
+    files = package_files(store, values, evidence, segments)
     manifest = await build_manifest(db, audit, consents, notes)
-    last = heads[-1]
-    report = render_report(
-        templates, audit, manifest, evidence, dt.datetime.fromtimestamp(last.timestamp_ms / 1000, dt.UTC)
-    )
+    extra_files = {"app.css": stylesheet()}
+    if not any(sealed_report(v) for v in values):
+        # Completed before reports were sealed, or not completed: rendered now, not evidence.
+        when = dt.datetime.fromtimestamp(heads[-1].timestamp_ms / 1000, dt.UTC)
+        extra_files["report.html"] = render_report(templates, audit, manifest, evidence, when, named).encode()
     await asyncio.to_thread(
         write_package,
         out,
@@ -71,9 +77,32 @@ async def build_export(
         entries=[e.body.encode("utf-8") for e in entries],
         tree_heads=[SignedTreeHead.from_json(head_json(h)) for h in heads],
         public_key_pem=signer.public_pem,
-        extra_files={"report.html": report.encode("utf-8"), "app.css": stylesheet()},
+        extra_files=extra_files,
         progress=progress,
     )
+
+
+def report_blob(audit_id: str) -> str:
+    """Where the report rendered at completion is kept in the evidence store."""
+    return f"{audit_id}/report.html"
+
+
+async def seal_report(
+    db: Database, store: FileStore, templates: Jinja2Templates, audit: Audit
+) -> dict[str, Any]:
+    """Render the report of ``audit`` (its completion fields already set, not yet committed),
+    keep it in the evidence store, and return what the completion entry says of it: the
+    export ships exactly this file, and verify checks it against ``report_sha256``."""
+    async with db.session() as s:
+        evidence = {e.id: e for e in await evidence_repo.list_evidence(s, audit.id, limit=10**9)}
+        consents = await walkthrough_repo.consents(s, audit.id)
+        notes = [n for e in evidence.values() for n in await walkthrough_repo.list_annotations(s, e.id)]
+        named = await report.people(s, audit)
+    manifest = await build_manifest(db, audit, consents, notes)
+    when = audit.completed_at or dt.datetime.now(dt.UTC)
+    html = render_report(templates, audit, manifest, evidence, when, named).encode("utf-8")
+    stored = await asyncio.to_thread(store.put, report_blob(audit.id), html)
+    return {"report_sha256": stored.sha256, "report_size": stored.size, "report_path": REPORT}
 
 
 def package_files(
@@ -88,6 +117,9 @@ def package_files(
             if row is None:
                 raise ExportError(f"ledger entry {entry['seq']}: evidence {entry['evidence_id']} is missing")
             files.append(PackageFile(entry["path"], _source(store, row.blob), row.sha256, row.size))
+        elif (sealed := sealed_report(entry)) is not None:
+            path = _source(store, report_blob(entry["audit"]))
+            files.append(PackageFile(REPORT, path, sealed["report_sha256"], sealed["report_size"]))
         elif kind == "segment":
             seg = segments.get(entry["seq_no"])
             if seg is None:
@@ -164,6 +196,7 @@ def render_report(
     manifest: dict[str, Any],
     evidence: dict[str, Any],
     when: dt.datetime,
+    named: report.People,
 ) -> str:
     """The printable report, with pictures pointing into the package itself."""
     by_checkpoint: dict[str, list[dict[str, Any]]] = {}
@@ -191,7 +224,8 @@ def render_report(
         "sections": sections,
         "template": manifest["template"]
         and {k: manifest["template"].get(k) for k in ("key", "version", "title")},
-        "consents": manifest["consents"],
+        "people": named.to_json(),
+        "consents": named.consents,
         "generated_at": iso(when),
         "offline": True,
         # Inside the package the report's stylesheet sits next to it.

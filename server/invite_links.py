@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from urllib.parse import urlsplit
 
 from server.settings import Settings
 from server.tls import lan_addresses
@@ -44,6 +45,17 @@ def announce(settings: Settings, base: str) -> None:
             "by another name or port",
             base,
         )
+
+
+def on_loopback(base: str) -> bool:
+    """Whether links with this base name this machine only, so a phone cannot open them."""
+    host = urlsplit(base).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may well resolve on the LAN
+        return False
 
 
 def join_url(base: str, token: str) -> str:

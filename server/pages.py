@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import i18n, phone_links, walkthrough
+from server import i18n, invite_links, phone_links, report, walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
 from server.api.certificates import review_json
 from server.auth import SESSION_COOKIE, current_actor
 from server.context import ctx
-from server.db import certificate_repo, evidence_repo, org_repo, repo, walkthrough_repo
+from server.db import certificate_repo, evidence_repo, org_repo, repo
 from server.db.models import Audit
 from server.errors import ApiError
 from server.phone_links import LinkProblem
@@ -272,8 +272,13 @@ async def console_page(request: Request) -> Response:
         "may_run": can(actor, Action.RUN, facts),
         "may_share": can(actor, Action.SHARE, facts),
     }
-    context: dict[str, Any] = {"user": user_json(actor), "audit": audit_json(audit), "config": config}
-    context["notice_warning"] = ctx(request).notices.warning()
+    context: dict[str, Any] = {
+        "user": user_json(actor),
+        "audit": audit_json(audit),
+        "config": config,
+        "notice_warning": ctx(request).notices.warning(),
+        "invites_on_loopback": invite_links.on_loopback(ctx(request).invite_base),
+    }
     return render(request, "console.html", context)
 
 
@@ -307,8 +312,8 @@ async def report_page(request: Request) -> Response:
     app = ctx(request)
     async with app.db.session() as s:
         evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
-        consents = await walkthrough_repo.consents(s, audit.id)
         reviews = await certificate_repo.reviews(s, audit.id)
+        named = await report.people(s, audit)
     view = await walkthrough.checkpoints_view(app.db, audit) if audit.template_snapshot else None
     by_checkpoint: dict[str, list[dict[str, Any]]] = {}
     for row in evidence:
@@ -326,7 +331,8 @@ async def report_page(request: Request) -> Response:
         "outcome": audit.outcome,
         "sections": sections,
         "template": view["template"] if view else None,
-        "consents": [{"actor": c.actor, "role": c.role, "accepted_at": iso(c.accepted_at)} for c in consents],
+        "people": named.to_json(),
+        "consents": named.consents,
         "generated_at": iso(dt.datetime.now(dt.UTC)),
         "reviews": [review_json(r) for r in reviews],
     }

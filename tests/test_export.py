@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import subprocess
 import sys
 import zipfile
@@ -56,6 +57,13 @@ async def test_export_is_deterministic_and_verifies_offline(tmp_path: Path) -> N
         assert any(n.startswith("evidence/stills/") for n in names)
         capture_path = next(n for n in names if n.startswith("evidence/captures/"))
         assert hashlib.sha256(zf.read(capture_path)).hexdigest() == capture.json()["sha256"]
+        # The report is the one sealed at completion: the completion entry names its SHA-256.
+        completion = json.loads(zf.read("ledger/entries.jsonl").splitlines()[-1])
+        assert completion["kind"] == "complete"
+        report = zf.read("report.html")
+        assert hashlib.sha256(report).hexdigest() == completion["data"]["report_sha256"]
+        assert completion["data"]["report_path"] == "report.html"
+        assert b"Ada Auditor" in report  # the lead auditor, by name
     key_file = tmp_path / "server.pem"
     key_file.write_bytes(public_key)
     ok = verify(package, "--public-key", str(key_file))

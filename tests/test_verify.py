@@ -63,6 +63,7 @@ class Audit:
         sha = hashlib.sha256(data).hexdigest()
         entry = {"type": kind, "at": AT, "evidence_id": evidence_id, "sha256": sha, "size": len(data)}
         entry |= {"width": 64, "height": 48, "captured_at": AT, "checkpoint": checkpoint, "path": path}
+        entry |= {"evidence_seq": sum(f.path.startswith("evidence/") for f in self.files) + 1}
         self.seqs[path], _ = self.ledger.append(entry)
         self.files.append(PackageFile(path, data, sha, len(data)))
 
@@ -88,6 +89,7 @@ class Audit:
         args: dict[str, Any] = {
             "manifest": {
                 "audit": {"id": AUDIT, "facility": "Factory A"},
+                "checkpoints": [{"key": "doors", "title": "Doors"}, {"key": "seal", "title": "Seal check"}],
                 "results": RESULTS,
                 "outcome": OUTCOME,
             },
@@ -242,7 +244,7 @@ def test_a_flipped_byte_in_a_still_is_caught(audit: Audit, package: Path, tmp_pa
     now = hashlib.sha256(zipfile.ZipFile(tampered).read(path)).hexdigest()
 
     assert problems(tampered) == [
-        f"{path}: SHA-256 is {short(now)} but the ledger entry {audit.seqs[path]} "
+        f"{path} (Still #1, Doors): SHA-256 is {short(now)} but the ledger entry {audit.seqs[path]} "
         f"says {short(audit.files[0].sha256)}"
     ]
 
@@ -257,7 +259,7 @@ def test_a_flipped_byte_in_the_zip_file_itself_is_caught(audit: Audit, package: 
     now = hashlib.sha256(data[:100] + bytes([data[100] ^ 0x80]) + data[101:]).hexdigest()
 
     assert problems(package) == [
-        f"{path}: SHA-256 is {short(now)} but the ledger entry {audit.seqs[path]} "
+        f"{path} (Still #1, Doors): SHA-256 is {short(now)} but the ledger entry {audit.seqs[path]} "
         f"says {short(audit.files[0].sha256)}"
     ]
 
@@ -267,7 +269,7 @@ def test_a_removed_still_is_caught(audit: Audit, package: Path, tmp_path: Path) 
     tampered = rewrite(package, tmp_path / "t.zip", lambda m: m.pop(path))
 
     assert problems(tampered) == [
-        f"ledger entry {audit.seqs[path]} (capture a1b2c3d4…): file {path} missing from the package"
+        f"ledger entry {audit.seqs[path]} (Capture #2, Doors): file {path} missing from the package"
     ]
 
 
@@ -420,7 +422,7 @@ def test_a_truncated_segment_is_caught(audit: Audit, package: Path, tmp_path: Pa
     tampered = rewrite(package, tmp_path / "t.zip", lambda m: m.update({SEGMENT: m[SEGMENT][:1023]}))
 
     assert problems(tampered) == [
-        f"{SEGMENT}: size 1023 but ledger entry {audit.seqs[SEGMENT]} says 20480 (truncated?)"
+        f"{SEGMENT} (segment 3): size 1023 but ledger entry {audit.seqs[SEGMENT]} says 20480 (truncated?)"
     ]
 
 
@@ -431,7 +433,7 @@ def test_an_edited_segment_index_is_caught(audit: Audit, package: Path, tmp_path
 
     found = problems(tampered)
     assert len(found) == 1
-    assert found[0].startswith(f"{INDEX}: SHA-256 is ")
+    assert found[0].startswith(f"{INDEX} (segment 3): SHA-256 is ")
     assert found[0].endswith(
         f"but the ledger entry {audit.seqs[SEGMENT]} says {short(audit.files[3].sha256)}"
     )
@@ -658,5 +660,62 @@ def test_entries_after_the_completion_fail_even_when_signed(audit: Audit, tmp_pa
     late = [p for p in report.problems if "after the completion" in p]
     assert late == [
         f"ledger/entries.jsonl: 2 entries after the completion at line {audit.ledger.size - 2}, which seals "
-        "the audit: line 12 (capture deadbeef…), line 13 (event result)"
+        "the audit: line 12 (Capture #4, Doors), line 13 (event result)"
     ]
+
+
+# The report sealed at completion
+
+REPORT = b"<!doctype html><title>Audit report</title><p>Seal check: does not meet</p>"
+
+
+def sealed_report_package(tmp_path: Path) -> tuple[Path, int]:
+    """A package whose completion entry names report.html by its SHA-256; (path, that entry's seq)."""
+    a = Audit(Ed25519PrivateKey.generate())
+    a.add_still("capture", "c0ffee00-0000-4000-8000-000000000005", "seal", seed=5)
+    sha = hashlib.sha256(REPORT).hexdigest()
+    seq, _ = a.ledger.append(
+        event(
+            "complete", outcome=OUTCOME, report_sha256=sha, report_size=len(REPORT), report_path="report.html"
+        )
+    )
+    a.files.append(PackageFile("report.html", REPORT, sha, len(REPORT)))
+    a.sign()
+    manifest = {
+        "audit": {"id": AUDIT},
+        "outcome": OUTCOME,
+        "checkpoints": [{"key": "seal", "title": "Seal check"}],
+    }
+    path = tmp_path / "sealed.zip"
+    a.write(path, manifest=manifest, extra_files={})
+    return path, seq
+
+
+def test_the_sealed_report_is_a_ledger_file(tmp_path: Path) -> None:
+    path, seq = sealed_report_package(tmp_path)
+    report = verify_package(path)
+    assert report.ok, report.problems
+    listed = json.loads(zipfile.ZipFile(path).read("manifest.json"))["files"]
+    assert {"path": "report.html", "kind": "report", "ledger_seq": seq}.items() <= next(
+        f for f in listed if f["path"] == "report.html"
+    ).items()
+    assert not [n for n in report.notes if "report.html" in n]  # covered, not a mere extra file
+
+
+def test_a_tampered_report_fails_naming_it(tmp_path: Path) -> None:
+    path, seq = sealed_report_package(tmp_path)
+    changed = REPORT.replace(b"does not meet", b"meets        ")
+    tampered = rewrite(path, tmp_path / "t.zip", lambda m: m.update({"report.html": changed}))
+    now, sealed = hashlib.sha256(changed).hexdigest(), hashlib.sha256(REPORT).hexdigest()
+    assert problems(tampered) == [
+        f"report.html (the report sealed at completion): SHA-256 is {short(now)} "
+        f"but the ledger entry {seq} says {short(sealed)}"
+    ]
+
+
+def test_a_failed_evidence_item_is_named_as_people_see_it(tmp_path: Path) -> None:
+    path, _ = sealed_report_package(tmp_path)
+    name = "evidence/captures/c0ffee00-0000-4000-8000-000000000005.jpg"
+    tampered = rewrite(path, tmp_path / "t.zip", lambda m: m.update({name: m[name][:-1] + b"\x00"}))
+    [problem] = problems(tampered)
+    assert problem.startswith(f"{name} (Capture #1, Seal check): SHA-256 is ")

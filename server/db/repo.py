@@ -187,6 +187,21 @@ async def record_event(
     await commit_with_entry(s, audit_id, [event], entry, sealing=sealing)
 
 
+async def display_names(s: AsyncSession, actors: set[str]) -> dict[str, str]:
+    """Event and consent actors (``user:<id>``, ``invite:<id>``) → the name people know them by:
+    a user's name, an invite's label ("Facility staff" when it has none)."""
+    users = {a.removeprefix("user:") for a in actors if a.startswith("user:")}
+    invites = {a.removeprefix("invite:") for a in actors if a.startswith("invite:")}
+    names: dict[str, str] = {}
+    if users:
+        rows = await s.execute(select(User.id, User.name).where(User.id.in_(users)))
+        names |= {f"user:{uid}": name for uid, name in rows}
+    if invites:
+        rows = await s.execute(select(Invite.id, Invite.label).where(Invite.id.in_(invites)))
+        names |= {f"invite:{iid}": label or "Facility staff" for iid, label in rows}
+    return names
+
+
 async def list_events(s: AsyncSession, audit_id: str) -> list[AuditEvent]:
     rows = await s.execute(select(AuditEvent).where(AuditEvent.audit_id == audit_id).order_by(AuditEvent.seq))
     return list(rows.scalars())

@@ -101,3 +101,14 @@ async def test_console_creates_an_invite_with_a_qr_code(
     await expect(console.get_by_test_id("invite-qr").locator("svg")).to_be_visible()
     link = await console.get_by_test_id("invite-link").text_content()
     assert link is not None and f"{server.base_url}/join/" in link
+
+
+async def test_console_warns_that_loopback_invite_links_cannot_reach_a_phone(
+    server: LiveServer, api_token: str, browser: Browser
+) -> None:
+    async with server.client(api_token) as http:
+        audit_id = await new_audit(http)
+    console = await open_console(browser, server, audit_id)
+    warning = console.get_by_test_id("invite-loopback-warning")
+    await expect(warning).to_be_visible()
+    await expect(warning).to_contain_text("virtual-audit serve --host 0.0.0.0 --tls")

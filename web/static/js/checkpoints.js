@@ -188,8 +188,10 @@ function listItem(item, currentKey, go) {
   const mark = element('span', 'cp-mark', STATE_MARKS[item.result] || String(item.index + 1));
   mark.setAttribute('aria-hidden', 'true');
 
+  // The name is the visible text plus hidden number and state, so what a speech user
+  // reads on the button is what their software knows it by (WCAG 2.5.3).
   const main = element('span', 'cp-main');
-  main.append(element('span', 'cp-name', item.title));
+  main.append(element('span', 'visually-hidden', `${item.index + 1}. `), element('span', 'cp-name', item.title));
   const meta = element('span', 'cp-meta');
   if (item.criteria && item.criteria.length) meta.append(element('span', 'cp-criteria', criteriaText(item)));
   meta.append(element('span', `level level-${item.level}`, item.level === 'must' ? 'MUST' : 'SHOULD'));
@@ -205,8 +207,8 @@ function listItem(item, currentKey, go) {
   }
   main.append(meta);
 
-  const words = [item.title, item.result ? RESULT_LABELS[item.result] : state === 'current' ? 'current' : 'open'];
-  button.setAttribute('aria-label', `${item.index + 1}. ${words.join(', ')}`);
+  const status = item.result ? RESULT_LABELS[item.result] : state === 'current' ? 'current' : 'open';
+  main.append(element('span', 'visually-hidden', `, ${status}`));
   button.append(mark, main);
   node.append(button);
   return node;

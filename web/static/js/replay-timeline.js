@@ -5,8 +5,7 @@
 import { element } from './dom.js';
 
 const KIND_LABELS = { capture: 'Capture', photo: 'Photo', still: 'Still' };
-const FLAG_PX = 16; // flags closer than this share a lane no more
-const LANES = 3;
+const FLAG_PX = 18; // flags closer than this on screen are shown as one, with a count
 
 /** Seconds as "4:05" or "1:02:09". */
 export function clock(seconds) {
@@ -89,7 +88,7 @@ export class Timeline {
       marker.dataset.testid = 'checkpoint-marker';
       marker.dataset.key = event.key;
       marker.dataset.offset = String(event.offset);
-      marker.append(element('span', 'timeline-flag-label'));
+      marker.append(element('span', 'timeline-flag-label'), element('span', 'timeline-flag-count'));
       this.place(marker, event.offset);
       marker.addEventListener('click', () => this.seek(Math.max(event.offset, 0)));
       marker.style.zIndex = String(i + 1);
@@ -97,31 +96,40 @@ export class Timeline {
     });
     this.flags.replaceChildren(...this.markers);
     this.stack();
-    this.relabel();
   }
 
-  /** Lift flags that would cover each other into lanes above, so that each can be clicked. */
+  /**
+   * Flags closer than FLAG_PX on screen would cover each other: they become one flag with
+   * a count, which seeks to the first of them and names them all; the others are hidden.
+   */
   stack() {
     const gap = (FLAG_PX / Math.max(this.track.clientWidth, 1)) * this.duration;
-    const lastIn = [];
+    this.clusters = [];
     for (const marker of this.markers) {
       const t = Number(marker.dataset.offset);
-      let lane = lastIn.findIndex((last) => t - last >= gap);
-      if (lane < 0) lane = lastIn.length < LANES ? lastIn.length : lastIn.indexOf(Math.min(...lastIn));
-      lastIn[lane] = t;
-      marker.style.setProperty('--lane', String(lane));
+      const last = this.clusters[this.clusters.length - 1];
+      if (last && t - Number(last[0].dataset.offset) < gap) last.push(marker);
+      else this.clusters.push([marker]);
     }
-    this.flags.style.setProperty('--lanes', String(Math.max(lastIn.length, 1)));
+    for (const cluster of this.clusters) {
+      cluster.forEach((marker, i) => { marker.hidden = i > 0; });
+      const head = cluster[0];
+      head.dataset.count = String(cluster.length);
+      head.querySelector('.timeline-flag-count').textContent = cluster.length > 1 ? String(cluster.length) : '';
+    }
+    this.relabel();
   }
 
   /** Checkpoint titles arrived (or changed): name every flag again. */
   relabel() {
-    for (const marker of this.markers) {
-      const title = this.titleOf(marker.dataset.key);
-      const at = clock(Number(marker.dataset.offset));
-      marker.querySelector('.timeline-flag-label').textContent = title;
-      marker.setAttribute('aria-label', `Checkpoint ${title} at ${at}`);
-      marker.title = `${title} · ${at}`;
+    for (const cluster of this.clusters || []) {
+      const head = cluster[0];
+      const at = clock(Number(head.dataset.offset));
+      const titles = cluster.map((marker) => this.titleOf(marker.dataset.key));
+      const text = cluster.length > 1 ? `${cluster.length} checkpoints: ${titles.join(', ')}` : titles[0];
+      head.querySelector('.timeline-flag-label').textContent = text;
+      head.setAttribute('aria-label', `${cluster.length > 1 ? '' : 'Checkpoint '}${text} at ${at}`);
+      head.title = `${text} · ${at}`;
     }
   }
 

@@ -20,6 +20,7 @@ const els = {
   position: $('#replay-position'),
   wall: $('#replay-wall'),
   checkpoint: $('#replay-checkpoint'),
+  play: $('#play'),
   previous: $('#previous-checkpoint'),
   next: $('#next-checkpoint'),
   summary: $('#replay-summary'),
@@ -122,14 +123,25 @@ function animate() {
   page.frame = requestAnimationFrame(step);
 }
 
+function togglePlay() {
+  if (els.video.paused) els.video.play().catch(() => {});
+  else els.video.pause();
+}
+
+/** The play button says what it does next, and is pressed while playing. */
+function showPlaying() {
+  const playing = !els.video.paused;
+  els.play.textContent = playing ? 'Pause' : 'Play';
+  els.play.setAttribute('aria-pressed', String(playing));
+}
+
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event) || !page.manifest) return;
   const video = els.video;
   if (event.key === ' ') {
     // Space presses a focused link or action button; on the player's own controls it plays.
-    if (event.target.closest('a, [data-testid="verify-now"], #replay-retry')) return;
-    if (video.paused) video.play().catch(() => {});
-    else video.pause();
+    if (event.target.closest('a, button, select')) return;
+    togglePlay();
   } else if (event.key === 'ArrowLeft') seek(video.currentTime - STEP_S);
   else if (event.key === 'ArrowRight') seek(video.currentTime + STEP_S);
   else if (event.key === '[') stepCheckpoint(-1);
@@ -241,9 +253,8 @@ async function main() {
 
   if (!segments.length) {
     overlay('Nothing was recorded in this audit');
-    els.video.removeAttribute('controls');
     els.timeline.dataset.empty = 'true';
-    for (const control of [els.previous, els.next, els.speed]) control.disabled = true;
+    for (const control of [els.play, els.previous, els.next, els.speed]) control.disabled = true;
     render();
     return;
   }
@@ -256,4 +267,6 @@ async function main() {
 }
 
 els.retry.addEventListener('click', () => location.reload());
+els.play.addEventListener('click', togglePlay);
+for (const name of ['play', 'pause', 'ended']) els.video.addEventListener(name, showPlaying);
 main();
