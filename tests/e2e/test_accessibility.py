@@ -18,7 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server.db import org_repo, repo
 from server.policy import OrgKind
-from tests.support import PASSWORD, LiveServer, new_invite
+from tests.support import COMPLETE_ANYWAY, PASSWORD, LiveServer, new_invite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -72,7 +72,7 @@ async def seed(server: LiveServer) -> Seeded:
             assert r.status_code == 201, r.text
             ids.append(str(r.json()["id"]))
         invite = await new_invite(http, ids[0], label="Karim")
-        r = await http.post(f"/api/audits/{ids[1]}/complete", json={"confirm_open": True})
+        r = await http.post(f"/api/audits/{ids[1]}/complete", json=COMPLETE_ANYWAY)
         assert r.status_code == 200, r.text
     return Seeded(issued.token, ids[0], ids[1], invite["url"])
 
@@ -113,7 +113,7 @@ async def phone_page(browser: Browser, url: str, viewport: dict[str, int]) -> Pa
     context = await browser.new_context(viewport=viewport, is_mobile=mobile, has_touch=mobile)
     page = await context.new_page()
     await page.goto(url)
-    await expect(page.get_by_test_id("start")).to_be_enabled(timeout=10_000)
+    await expect(page.get_by_test_id("consent-accept")).to_be_enabled(timeout=10_000)
     return page
 
 
@@ -154,7 +154,7 @@ async def test_no_serious_accessibility_violations_on_any_page(
 
     staff = await phone_page(browser, seeded.invite_url, viewport)
     await check("phone intro", staff)
-    await staff.get_by_test_id("start").click()
+    await staff.get_by_test_id("consent-accept").click()
     await expect(staff.get_by_test_id("local-video")).to_be_visible(timeout=10_000)
     await check("phone live", staff)
 
@@ -172,7 +172,7 @@ async def test_phone_page_targets_are_at_least_44_px(server: LiveServer, browser
                 too_small.append(f"{screen}: {t['what']!r} is {t['width']:.0f}×{t['height']:.0f} px")
 
     await measure("intro")
-    await staff.get_by_test_id("start").click()
+    await staff.get_by_test_id("consent-accept").click()
     await expect(staff.get_by_test_id("local-video")).to_be_visible(timeout=10_000)
     await measure("live")
     techcheck = await staff.context.new_page()

@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.test_guided import open_guided_console
-from tests.support import LiveServer, new_audit, new_invite
+from tests.support import COMPLETE_ANYWAY, LiveServer, new_audit, new_invite
 from tests.test_i18n import PARTLY_TRANSLATED
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +80,7 @@ async def test_vietnamese_phone(server: LiveServer, api_token: str, browser: Bro
     assert consent["notice_sha256"] == sha256(shown) == sha256(vi["recordingNotice"])
 
     async with server.client(api_token) as http:
-        r = await http.post(f"/api/audits/{audit_id}/complete", json={"confirm_open": True})
+        r = await http.post(f"/api/audits/{audit_id}/complete", json=COMPLETE_ANYWAY)
         assert r.status_code == 200, r.text
     await expect(phone.locator("#message-title")).to_have_text(vi["completedTitle"], timeout=10_000)
     await expect(phone.locator("#message-body")).to_have_text(vi["completedBody"])
