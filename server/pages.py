@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import i18n, invite_links, phone_links, report, walkthrough
+from server import annotation_svg, i18n, invite_links, phone_links, report, walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import parse_new_audit, with_template
 from server.api.certificates import review_json
 from server.auth import SESSION_COOKIE, current_actor
 from server.context import ctx
-from server.db import certificate_repo, evidence_repo, org_repo, repo
+from server.db import certificate_repo, evidence_repo, org_repo, repo, walkthrough_repo
 from server.db.models import Audit
 from server.errors import ApiError
 from server.phone_links import LinkProblem
@@ -314,11 +314,15 @@ async def report_page(request: Request) -> Response:
         evidence = await evidence_repo.list_evidence(s, audit.id, limit=100_000)
         reviews = await certificate_repo.reviews(s, audit.id)
         named = await report.people(s, audit)
+        drawn = await walkthrough_repo.audit_annotations(s, audit.id)
     view = await walkthrough.checkpoints_view(app.db, audit) if audit.template_snapshot else None
     by_checkpoint: dict[str, list[dict[str, Any]]] = {}
     for row in evidence:
         if row.checkpoint and row.kind != "still":
-            by_checkpoint.setdefault(row.checkpoint, []).append(evidence_json(row))
+            item = evidence_json(row)
+            if drawn.get(row.id):
+                item["overlay"] = annotation_svg.overlay(drawn[row.id], row.width, row.height)
+            by_checkpoint.setdefault(row.checkpoint, []).append(item)
     sections = []
     for section in view["sections"] if view else []:
         items = [cp | {"evidence": by_checkpoint.get(cp["key"], [])} for cp in section["checkpoints"]]

@@ -17,7 +17,7 @@ from typing import Any
 import av
 
 from recorder import FileStore
-from server.db import evidence_repo, ledger_repo, repo
+from server.db import evidence_repo, ledger_repo, repo, walkthrough_repo
 from server.db.engine import Database
 from server.db.models import Segment
 from server.views import evidence_json
@@ -35,6 +35,7 @@ async def replay_manifest(db: Database, audit_id: str) -> dict[str, Any]:
     async with db.session() as s:
         segments = await evidence_repo.list_segments(s, audit_id)
         evidence = await evidence_repo.list_evidence(s, audit_id, limit=10**9)
+        drawn = await walkthrough_repo.audit_annotations(s, audit_id)
         events = await repo.list_events(s, audit_id)
         entries = await ledger_repo.entries(s, audit_id)
         last = await ledger_repo.last_head(s, audit_id)
@@ -84,6 +85,7 @@ async def replay_manifest(db: Database, audit_id: str) -> dict[str, Any]:
                 "offset": offset(e.arrival_ns),
                 "ledger_seq": ledger_seq.get(e.id),
                 "in_signed_head": ledger_seq.get(e.id, covered) < covered,
+                "annotations": drawn.get(e.id, []),
             }
             for e in evidence
         ],

@@ -161,6 +161,17 @@ async def list_annotations(s: AsyncSession, evidence_id: str) -> list[Annotation
     return list(rows.scalars())
 
 
+async def audit_annotations(s: AsyncSession, audit_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every shape drawn on the audit's evidence, by evidence id, oldest annotation first."""
+    rows = await s.execute(
+        select(Annotation).where(Annotation.audit_id == audit_id).order_by(Annotation.created_at)
+    )
+    shapes: dict[str, list[dict[str, Any]]] = {}
+    for note in rows.scalars():
+        shapes.setdefault(note.evidence_id, []).extend(note.shapes)
+    return shapes
+
+
 def mark_completed(audit: Audit, outcome: dict[str, Any]) -> None:
     """Set the completion fields; committed with the completion's ledger entry."""
     audit.status = "completed"
