@@ -106,7 +106,8 @@ const remote = new RemoteVideo({
 });
 const walk = new Walkthrough(config.audit_id);
 const currentKey = () => walk.currentKey;
-const evidence = new EvidenceStrip(config.audit_id, (key) => walk.titleOf(key));
+// `completion` is declared below; the check runs only once a capture is opened.
+const evidence = new EvidenceStrip(config.audit_id, (key) => walk.titleOf(key), () => mayRun && !completion.completed);
 const capture = new CaptureControl(send, currentKey);
 const photo = new PhotoRequest({ send, checkpoint: currentKey });
 const card = new CheckpointCard(walk, go);
@@ -220,6 +221,7 @@ function go(key) {
 /** The audit is completed (here or by another auditor): results are final, the session ends. */
 function finish() {
   card.setReadOnly(true);
+  evidence.setReadOnly();
   capture.abandon();
   view.terminal = TERMINAL[4409];
   view.socketOpen = false;

@@ -2,6 +2,7 @@
 // thumbnails, newest first, each opening a larger view with its time, size, SHA-256 and
 // sharpness, labelled with the checkpoint it belongs to.
 
+import { Annotator } from './annotate.js';
 import { $, api, element, isTyping } from './dom.js';
 
 const PAGE_SIZE = 500;
@@ -94,8 +95,8 @@ function label(node, item, titleOf) {
 
 /** The thumbnails below the video, kept in step with the server's list of captures. */
 export class EvidenceStrip {
-  /** `titleOf(key)` names a checkpoint. */
-  constructor(auditId, titleOf = (key) => key) {
+  /** `titleOf(key)` names a checkpoint; `mayAnnotate()` whether drawing on captures is allowed now. */
+  constructor(auditId, titleOf = (key) => key, mayAnnotate = () => false) {
     const base = `/api/audits/${encodeURIComponent(auditId)}/evidence?limit=${PAGE_SIZE}`;
     this.urls = ['capture', 'photo'].map((kind) => `${base}&kind=${kind}`);
     this.titleOf = titleOf;
@@ -112,7 +113,7 @@ export class EvidenceStrip {
       loadErrorText: $('#evidence-load-error-text'),
       retry: $('#evidence-retry'),
     };
-    this.viewer = new EvidenceViewer(this);
+    this.viewer = new EvidenceViewer(this, mayAnnotate);
     this.els.retry.addEventListener('click', () => this.load());
     this.render();
   }
@@ -140,6 +141,12 @@ export class EvidenceStrip {
     this.render();
     this.viewer.refresh();
     return true;
+  }
+
+  /** The audit was completed: the drawing tools go, saved annotations stay shown. */
+  setReadOnly() {
+    this.viewer.annotator.choose(null);
+    this.viewer.annotator.renderButtons();
   }
 
   /** Checkpoint titles changed (or arrived): label every thumbnail again. */
@@ -187,7 +194,7 @@ export class EvidenceStrip {
 
 /** The enlarged view of one capture, a modal <dialog>; ← and → step through the strip. */
 class EvidenceViewer {
-  constructor(strip) {
+  constructor(strip, mayAnnotate) {
     this.strip = strip;
     this.currentId = null;
     const id = (name) => $(`#evidence-dialog-${name}`);
@@ -211,7 +218,22 @@ class EvidenceViewer {
     this.els.newer.addEventListener('click', () => this.step(-1));
     this.els.older.addEventListener('click', () => this.step(1));
     this.els.dialog.addEventListener('keydown', (event) => this.onKey(event));
-    this.els.dialog.addEventListener('close', () => { this.currentId = null; });
+    this.annotator = new Annotator({
+      svg: $('#evidence-annotations'),
+      image: this.els.image,
+      tools: $('#annotate-tools'),
+      buttons: {
+        arrow: $('#annotate-arrow'), rect: $('#annotate-box'), text: $('#annotate-text'),
+        save: $('#annotate-save'), clear: $('#annotate-clear'),
+      },
+      textField: $('#annotate-text-field'),
+      textInput: $('#annotate-text-input'),
+      status: $('#annotate-status'),
+    }, { mayAnnotate });
+    this.els.dialog.addEventListener('close', () => {
+      this.currentId = null;
+      this.annotator.reset();
+    });
   }
 
   get isOpen() {
@@ -271,6 +293,7 @@ class EvidenceViewer {
     els.sharpness.textContent = Number.isFinite(item.sharpness) ? decimal.format(item.sharpness) : '—';
     // A photo is the phone's own picture: no frame was chosen for sharpness.
     els.sharpnessRow.hidden = item.kind === 'photo';
+    this.annotator.show(item);
     els.newer.disabled = index <= 0;
     els.older.disabled = index >= ordered.length - 1;
   }
