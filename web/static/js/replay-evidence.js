@@ -2,6 +2,7 @@
 // ones nearest the playhead; and the auditor's captures and photos, each with where it
 // stands in the evidence ledger and a way to have the server check it again now.
 
+import { overlayToggle } from './annotate.js';
 import { api, element } from './dom.js';
 import { clock, kindLabel } from './replay-timeline.js';
 
@@ -143,7 +144,9 @@ export class EvidenceList {
     when.dateTime = item.captured_at;
     when.title = `${item.captured_at} (UTC)`;
     text.append(head, element('span', 'replay-item-checkpoint'), when);
-    open.append(image, text);
+    const picture = element('span', 'annotated-picture');
+    picture.append(image);
+    open.append(picture, text);
 
     const foot = element('div', 'replay-item-foot');
     const badge = element('span', 'verification');
@@ -152,7 +155,10 @@ export class EvidenceList {
     verify.type = 'button';
     verify.dataset.testid = 'verify-now';
     verify.addEventListener('click', () => this.verify(item, node));
-    foot.append(badge, verify);
+    foot.append(badge);
+    const shapes = item.annotations || [];
+    if (shapes.length) foot.append(overlayToggle(picture, shapes, item.width, item.height));
+    foot.append(verify);
     const checks = element('ul', 'verify-checks');
     checks.dataset.testid = 'verify-checks';
     checks.hidden = true;
