@@ -28,12 +28,15 @@ async def drag(page: Page, start: tuple[float, float], end: tuple[float, float])
 async def test_annotations_are_a_layer_and_the_report_shows_both_pictures(
     server: LiveServer, api_token: str, browser: Browser
 ) -> None:
-    audit_id, _checkpoints, console, _staff = await live_guided_pair(server, api_token, browser)
+    audit_id, checkpoints, console, _staff = await live_guided_pair(server, api_token, browser)
     await console.keyboard.press("n")
+    first = console.locator(f'[data-testid="checkpoint"][data-key="{checkpoints[0]["key"]}"]')
+    await expect(first).to_have_attribute("aria-current", "step")
     captures = console.get_by_test_id("evidence-item")
     await console.keyboard.press("c")
     await expect(captures).to_have_count(1, timeout=10_000)
     item = captures.first
+    await expect(item).to_have_attribute("data-checkpoint", checkpoints[0]["key"])
     evidence_id = await item.get_attribute("data-id")
     sha256 = await item.get_attribute("data-sha256")
     assert evidence_id and sha256
