@@ -104,6 +104,17 @@ async def test_annotations_are_a_layer_and_the_report_shows_both_pictures(
     assert image.ok
     assert hashlib.sha256(await image.body()).hexdigest() == sha256
 
+    # The replay shows the marks on request, over the same untouched picture.
+    await console.goto(f"{server.base_url}/audits/{audit_id}/replay")
+    replayed = console.locator(f'[data-testid="evidence-item"][data-id="{evidence_id}"]')
+    toggle = replayed.get_by_test_id("annotations-toggle")
+    marks = replayed.locator(".annotation-layer")
+    await expect(marks).to_be_hidden()
+    await toggle.click()
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await expect(marks).to_be_visible()
+    await expect(marks.locator("[data-shape]")).to_have_count(3)
+
     # A completed audit's console shows the marks but offers no drawing tools.
     await console.goto(f"{server.base_url}/audits/{audit_id}")
     await captures.first.locator("button").click()
