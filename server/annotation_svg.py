@@ -43,8 +43,12 @@ def primitive(shape: dict[str, Any], width: int, height: int) -> dict[str, Any]:
     x1, y1, x2, y2 = shape["x1"] * width, shape["y1"] * height, shape["x2"] * width, shape["y2"] * height
     if kind == "rect":
         return {
-            "kind": kind, "color": color,
-            "x": min(x1, x2), "y": min(y1, y2), "w": abs(x2 - x1), "h": abs(y2 - y1),
+            "kind": kind,
+            "color": color,
+            "x": min(x1, x2),
+            "y": min(y1, y2),
+            "w": abs(x2 - x1),
+            "h": abs(y2 - y1),
         }
     head = arrowhead(x1, y1, x2, y2, max(width, height) * HEAD)
     return {"kind": "arrow", "color": color, "x1": x1, "y1": y1, "x2": x2, "y2": y2, "head": head}

@@ -9,6 +9,7 @@ import hashlib
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.e2e.test_accessibility import describe, violations
 from tests.e2e.test_guided import live_guided_pair
 from tests.support import COMPLETE_ANYWAY, LiveServer
 
@@ -61,6 +62,7 @@ async def test_annotations_are_a_layer_and_the_report_shows_both_pictures(
     layer = console.locator("#evidence-annotations")
     await expect(layer.locator("[data-shape]")).to_have_count(3)
 
+    assert not describe("annotating", await violations(console))
     await console.get_by_test_id("annotate-save").click()
     await expect(console.get_by_test_id("annotate-status")).to_contain_text("Saved 3 marks")
     await expect(console.get_by_test_id("annotate-save")).to_be_disabled()
@@ -96,6 +98,7 @@ async def test_annotations_are_a_layer_and_the_report_shows_both_pictures(
     annotated = evidence.get_by_test_id("report-annotated")
     await expect(annotated).to_contain_text("Annotated copy — the original is unchanged")
     await expect(annotated.locator("svg [data-shape]")).to_have_count(3)
+    assert not describe("annotated report", await violations(console))
     original = evidence.locator(".report-picture").first.locator("img")
     src = await original.get_attribute("src")
     assert src == f"/api/evidence/{evidence_id}/image"
@@ -114,6 +117,7 @@ async def test_annotations_are_a_layer_and_the_report_shows_both_pictures(
     await expect(toggle).to_have_attribute("aria-pressed", "true")
     await expect(marks).to_be_visible()
     await expect(marks.locator("[data-shape]")).to_have_count(3)
+    assert not describe("annotated replay", await violations(console))
 
     # A completed audit's console shows the marks but offers no drawing tools.
     await console.goto(f"{server.base_url}/audits/{audit_id}")
