@@ -23,6 +23,7 @@ from server.api import audits as audits_api
 from server.api import certificates as certificates_api
 from server.api import evidence as evidence_api
 from server.api import export as export_api
+from server.api import facilities as facilities_api
 from server.api import ledger as ledger_api
 from server.api import replay as replay_api
 from server.api import repository as repository_api
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         *page_routes,
         *audits_api.routes,
+        *facilities_api.routes,
         *evidence_api.routes,
         *walkthrough_api.routes,
         *staff_api.routes,
