@@ -159,8 +159,9 @@ def test_the_migration_gives_existing_audits_facilities(tmp_path: Path) -> None:
             )
         conn.execute(
             sa.text(
-                "INSERT INTO certificates (id, audit_id, facility_key, status, issued_at, expires_at, document,"
-                " signature, key_id, repository_seq) VALUES ('c1', 'a1', :k, 'issued', '2025-01-01 00:00:00',"
+                "INSERT INTO certificates (id, audit_id, facility_key, status, issued_at, expires_at,"
+                " document, signature, key_id, repository_seq)"
+                " VALUES ('c1', 'a1', :k, 'issued', '2025-01-01 00:00:00',"
                 " '2026-01-01 00:00:00', '{}', 's', 'k', 0)"
             ),
             {"k": "plant one\nvn"},
