@@ -16,7 +16,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from server import admin_pages, certificate_page, datadir, invite_links
+from server import admin_pages, certificate_page, datadir, facility_pages, invite_links
 from server.api import admin as admin_api
 from server.api import annotations as annotations_api
 from server.api import audits as audits_api
@@ -122,6 +122,7 @@ def create_app(settings: Settings) -> Starlette:
         *certificates_api.routes,
         *repository_api.routes,
         *certificate_page.routes,
+        *facility_pages.routes,
         *ws_routes,
         Mount("/static", app=StaticFiles(directory=web_dir() / "static"), name="static"),
     ]
