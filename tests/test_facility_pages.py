@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
+from server.db.models import Facility
+from server.facilities import PortfolioQuery, Supplier
 from tests.parties import make_parties
 from tests.support import LiveServer
 from tests.test_certificates import accept, passed_audit
@@ -70,3 +73,18 @@ async def test_portfolio_csv_and_attestation(server: LiveServer) -> None:
     async with parties.client("lead") as http:
         assert (await http.get("/portfolio")).status_code == 403
         assert (await http.get("/portfolio/attestation")).status_code == 403
+
+
+def test_certificates_expiring_within_60_days_are_flagged() -> None:
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+    def row(expires: str, state: str = "valid") -> Supplier:
+        cert = {"id": "c", "state": state, "expires": expires}
+        return Supplier(Facility(id="f", name="F", country="VN"), cert, None)
+
+    assert row("2026-03-01T00:00:00.000Z").expiring_soon(now)
+    assert not row("2026-03-03T00:00:00.000Z").expiring_soon(now)
+    assert not row("2026-02-01T00:00:00.000Z", "revoked").expiring_soon(now)
+    rows = [row("2026-05-01T00:00:00.000Z"), row("2026-02-01T00:00:00.000Z", "expired")]
+    assert [r.state for r in PortfolioQuery.parse({"sort": "expires"}).apply(rows)] == ["expired", "valid"]
+    assert PortfolioQuery.parse({"status": "bogus", "sort": "bogus"}) == PortfolioQuery()
