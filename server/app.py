@@ -16,13 +16,14 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from server import admin_pages, certificate_page, datadir, invite_links
+from server import admin_pages, certificate_page, datadir, facility_pages, invite_links
 from server.api import admin as admin_api
 from server.api import annotations as annotations_api
 from server.api import audits as audits_api
 from server.api import certificates as certificates_api
 from server.api import evidence as evidence_api
 from server.api import export as export_api
+from server.api import facilities as facilities_api
 from server.api import ledger as ledger_api
 from server.api import replay as replay_api
 from server.api import repository as repository_api
@@ -106,6 +107,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         *page_routes,
         *audits_api.routes,
+        *facilities_api.routes,
         *evidence_api.routes,
         *walkthrough_api.routes,
         *staff_api.routes,
@@ -120,6 +122,7 @@ def create_app(settings: Settings) -> Starlette:
         *certificates_api.routes,
         *repository_api.routes,
         *certificate_page.routes,
+        *facility_pages.routes,
         *ws_routes,
         Mount("/static", app=StaticFiles(directory=web_dir() / "static"), name="static"),
     ]

@@ -2,7 +2,8 @@
 
 A reviewer of the audit's firm accepts a completed audit or returns it to the auditor.
 Accepting an audit whose outcome is a pass issues a certificate in the same transaction;
-it supersedes the facility's earlier certificates. An admin can revoke one.
+it supersedes the earlier certificates of the same facility of the registry (server/facilities.py).
+An admin can revoke one.
 
 Every version of a certificate document is signed (Ed25519 over its canonical JSON, with
 the server's ledger key) and published as an entry of the repository log: the document
@@ -96,7 +97,9 @@ def add_years(when: dt.datetime, years: int) -> dt.datetime:
 
 
 def facility_key(audit: Audit) -> str:
-    """Same facility name and country, until a facility registry exists."""
+    """What supersedes: the audit's facility in the registry (name and country for a stray audit)."""
+    if audit.facility_id is not None:
+        return audit.facility_id
     return f"{' '.join(audit.facility_name.split()).casefold()}\n{audit.facility_country.strip().casefold()}"
 
 
@@ -133,6 +136,7 @@ async def _issue(app: AppContext, s: AsyncSession, batch: Batch, audit: Audit) -
         "id": cert_id,
         "audit": audit.id,
         "facility": {
+            "id": audit.facility_id,
             "name": audit.facility_name,
             "country": audit.facility_country,
             "address": audit.facility_address,

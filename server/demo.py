@@ -20,6 +20,7 @@ from server.cli import uvicorn_config
 from server.db import org_repo, repo
 from server.db.engine import open_database
 from server.db.models import Audit
+from server.facilities import NewFacility, find_or_create
 from server.media.client import ParticipantClient
 from server.policy import OrgKind
 from server.settings import Settings
@@ -75,13 +76,12 @@ async def prepare(settings: Settings) -> tuple[str, str]:
             )
             if audit is None:
                 template = builtin_templates()[DEFAULT_TEMPLATE]
+                site = NewFacility(DEMO_FACILITY, "VN", "Lot 12, Demo Industrial Park, Binh Duong")
                 audit = await repo.create_audit(
                     s,
                     actor,
                     title="CTPAT site walkthrough (demo)",
-                    facility_name=DEMO_FACILITY,
-                    country="VN",
-                    address="Lot 12, Demo Industrial Park, Binh Duong",
+                    facility=(await find_or_create(s, site, actor))[0],
                     template_key=template.key,
                     template_snapshot=template.to_dict(),
                 )

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from server import annotation_svg, i18n, invite_links, phone_links, report, walkthrough
 from server.access import audit_and_facts, client_address
-from server.api.audits import parse_new_audit, with_template
+from server.api.audits import create_from
 from server.api.certificates import review_json
 from server.auth import SESSION_COOKIE, current_actor
 from server.context import ctx
@@ -79,7 +79,13 @@ def to_login(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/audits" if await current_actor(request) else "/login", status_code=303)
+    """Members start at their supplier portfolio, everyone else at the audits."""
+    actor = await current_actor(request)
+    if actor is None:
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(
+        "/portfolio" if can(actor, Action.MANAGE_SUPPLIERS) else "/audits", status_code=303
+    )
 
 
 async def login_page(request: Request) -> Response:
@@ -247,13 +253,11 @@ async def audits_create(request: Request) -> Response:
         },
     }
     try:
-        fields = await with_template(request, parse_new_audit(body))
+        made = await create_from(request, actor, body)
     except ApiError as exc:
         context = await audits_context(request, actor) | {"error": exc.message, "form": dict(form)}
         return render(request, "audits.html", context, status=422)
-    async with ctx(request).db.session() as s:
-        audit = await repo.create_audit(s, actor, **fields)
-    return RedirectResponse(f"/audits/{audit.id}", status_code=303)
+    return RedirectResponse(f"/audits/{made.audit.id}", status_code=303)
 
 
 async def console_page(request: Request) -> Response:

@@ -60,6 +60,9 @@ class Action(enum.StrEnum):
     ADMINISTER = "administer"  # organisations, users, their tokens
     REVOKE_CERTIFICATE = "revoke-certificate"
     READ_REPOSITORY = "read-repository"  # every entry of the repository log
+    VIEW_FACILITIES = "view-facilities"  # the facility registry and certificate status (not audits)
+    REGISTER_FACILITY = "register-facility"
+    MANAGE_SUPPLIERS = "manage-suppliers"  # a member's supplier links, portfolio and attestation
 
     @property
     def writes(self) -> bool:
@@ -73,6 +76,9 @@ SERVICE_ACTIONS = (
     Action.ADMINISTER,
     Action.REVOKE_CERTIFICATE,
     Action.READ_REPOSITORY,
+    Action.VIEW_FACILITIES,
+    Action.REGISTER_FACILITY,
+    Action.MANAGE_SUPPLIERS,
 )
 
 
@@ -185,6 +191,12 @@ def _service_allowed(actor: Actor, action: Action) -> bool:
         return actor.role is Role.ADMIN
     if action is Action.READ_REPOSITORY:
         return actor.role in (Role.ADMIN, Role.AGENCY)
+    if action is Action.VIEW_FACILITIES:
+        return True  # facility identities are not confidential within the association
+    if action is Action.REGISTER_FACILITY:
+        return actor.role in (Role.ADMIN, Role.AUDITOR)
+    if action is Action.MANAGE_SUPPLIERS:
+        return actor.role is Role.MEMBER
     return False
 
 

@@ -21,6 +21,7 @@ def audit_json(audit: Audit) -> dict[str, Any]:
         "id": audit.id,
         "title": audit.title,
         "facility": {
+            "id": audit.facility_id,
             "name": audit.facility_name,
             "country": audit.facility_country,
             "address": audit.facility_address,

@@ -28,7 +28,12 @@ async def test_create_list_and_get_audit(server: LiveServer, api_token: str) -> 
         )
         assert r.status_code == 201
         audit = r.json()
-        assert audit["facility"] == {"name": "Shenzhen Plant 2", "country": "CN", "address": "1 Road"}
+        assert audit["facility"] == {
+            "id": audit["facility"]["id"],
+            "name": "Shenzhen Plant 2",
+            "country": "CN",
+            "address": "1 Road",
+        }
         assert audit["title"] == "Security audit — Shenzhen Plant 2"
         assert audit["status"] == "open"
         assert audit["created_at"].endswith("Z") and "." in audit["created_at"]

@@ -85,7 +85,8 @@ async def test_an_accepted_passing_audit_gets_a_public_signed_certificate(server
     data = await public_file(server, cert_id)
     doc = data["certificate"]
     assert data["state"] == "valid" and doc["status"] == "issued"
-    assert doc["facility"] == {"name": "Plant One", "country": "VN", "address": "1 Road"}
+    facility = {"name": "Plant One", "country": "VN", "address": "1 Road"}
+    assert doc["facility"] == facility | {"id": doc["facility"]["id"]} and doc["facility"]["id"]
     assert doc["firm"]["name"] == "Firm A" and doc["audit"] == audit_id
     assert doc["score"] == "1.0000" and doc["validity_years"] == 2
     issued = dt.datetime.fromisoformat(doc["issued"])

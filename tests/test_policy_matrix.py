@@ -68,6 +68,7 @@ ASSIGN = audit_rule({"admin", "lead", "a2"}, OK, when_completed=409)
 ASSIGN_SUB = audit_rule({"admin", "lead", "a2"}, OK_OR_404, when_completed=409)
 AUDITORS = {"lead", "a2", "auditor_b"}
 SIGNED_IN = set(PEOPLE)
+MEMBERS = {"member1", "member2"}
 
 ROUTES: dict[tuple[str, str], Rule] = {
     # pages
@@ -80,6 +81,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/audits"): service_rule(AUDITORS, 422),  # an empty form: not allowed first, then invalid
     ("GET", "/verify"): everyone(200),
     ("GET", "/admin"): service_rule({"admin"}, 200),
+    ("GET", "/facilities"): everyone(200),
+    ("GET", "/facilities/{facility_id}"): everyone(200),
+    ("GET", "/portfolio"): service_rule(MEMBERS, 200),
+    ("GET", "/portfolio.csv"): service_rule(MEMBERS, 200),
+    ("GET", "/portfolio/attestation"): service_rule(MEMBERS, 200),
     # audits and invites
     ("POST", "/api/audits"): service_rule(AUDITORS, 422),
     ("GET", "/api/audits"): everyone(200),
@@ -87,6 +93,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/audits/{audit_id}/invites"): RUN,
     ("GET", "/api/audits/{audit_id}/invites"): WATCH,
     ("DELETE", "/api/audits/{audit_id}/invites/{invite_id}"): RUN,
+    # the facility registry (identities and certificate status are not confidential) and suppliers
+    ("GET", "/api/facilities"): everyone(200),
+    ("POST", "/api/facilities"): service_rule({"admin", *AUDITORS}, 422),
+    ("GET", "/api/facilities/{facility_id}"): everyone(200),  # its audits filtered: tests/test_facilities.py
+    ("POST", "/api/facilities/{facility_id}/links"): service_rule(MEMBERS, OK),
+    ("DELETE", "/api/facilities/{facility_id}/links"): service_rule(MEMBERS, OK_OR_404),
+    ("GET", "/api/my/suppliers"): service_rule(MEMBERS, 200),
     # evidence and recording
     ("GET", "/api/audits/{audit_id}/evidence"): VIEW,
     ("POST", "/api/audits/{audit_id}/captures"): RUN,
@@ -232,6 +245,7 @@ def fill(path: str, item: dict[str, Any], parties: Parties) -> str:
         "{user_id}": "no-such-user",
         "{sha256}": item["photo"]["sha256"],
         "{certificate_id}": "no-such-certificate",
+        "{facility_id}": item["audit"]["facility"]["id"],
     }
     for name, value in values.items():
         path = path.replace(name, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import segno
@@ -10,48 +11,51 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server import invite_links
+from server import facilities, invite_links
 from server.access import granted, require, require_actor
 from server.api.common import read_json, text_field
 from server.context import ctx
-from server.db import access_repo, repo
-from server.db.models import Invite, utcnow
+from server.db import access_repo, facility_repo, repo
+from server.db.models import Audit, Invite, utcnow
 from server.errors import ApiError
-from server.policy import Action
+from server.policy import Action, Actor
 from server.views import audit_json, iso
 from server.walkthrough import DEFAULT_TEMPLATE, resolve_template
 
 
-def parse_new_audit(body: dict[str, Any]) -> dict[str, Any]:
-    facility = body.get("facility")
-    if not isinstance(facility, dict):
-        raise ApiError(422, "invalid", "'facility' must be an object with 'name' and 'country'")
-    name = text_field(facility, "name", limit=300, required=True)
-    country = text_field(facility, "country", limit=100, required=True)
-    address = text_field(facility, "address", limit=1000)
-    title = text_field(body, "title", limit=300) or f"Security audit — {name}"
-    template = text_field(body, "template", limit=64) or DEFAULT_TEMPLATE
-    return {
-        "title": title,
-        "facility_name": name,
-        "country": country,
-        "address": address,
-        "template": template,
-    }
+@dataclass(frozen=True)
+class NewAudit:
+    """What ``POST /api/audits`` (and the audits page's form) created, and the facility's certificate."""
+
+    audit: Audit
+    facility_certificate: dict[str, Any] | None  # the facility's certificate in force, if any
 
 
-async def with_template(request: Request, fields: dict[str, Any]) -> dict[str, Any]:
-    """Resolve the template key into the snapshot the audit keeps for ever."""
-    template = await resolve_template(ctx(request), fields.pop("template"))
-    return fields | {"template_key": template.key, "template_snapshot": template.to_dict()}
+async def create_from(request: Request, actor: Actor, body: dict[str, Any]) -> NewAudit:
+    """Create an audit of the facility the body names (``facility_id`` or an inline ``facility``)."""
+    title = text_field(body, "title", limit=300)
+    template = await resolve_template(
+        ctx(request), text_field(body, "template", limit=64) or DEFAULT_TEMPLATE
+    )
+    async with ctx(request).db.session() as s:
+        facility = await facilities.for_new_audit(s, body, actor)
+        certified = (await facility_repo.certificates_of(s, [facility.id])).get(facility.id)
+        audit = await repo.create_audit(
+            s,
+            actor,
+            title=title,
+            facility=facility,
+            template_key=template.key,
+            template_snapshot=template.to_dict(),
+        )
+    return NewAudit(audit, facilities.valid_certificate(certified))
 
 
 async def create_audit(request: Request) -> Response:
     actor = await require(request, Action.CREATE_AUDIT)
-    fields = await with_template(request, parse_new_audit(await read_json(request)))
-    async with ctx(request).db.session() as s:
-        audit = await repo.create_audit(s, actor, **fields)
-    return JSONResponse(audit_json(audit), status_code=201, headers={"Location": f"/api/audits/{audit.id}"})
+    made = await create_from(request, actor, await read_json(request))
+    data = audit_json(made.audit) | {"facility_certificate": made.facility_certificate}
+    return JSONResponse(data, status_code=201, headers={"Location": f"/api/audits/{made.audit.id}"})
 
 
 async def list_audits(request: Request) -> Response:

@@ -93,6 +93,40 @@ class Credential(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class Facility(Base):
+    """A site that is audited: the stable identifier members and the agency look it up by."""
+
+    __tablename__ = "facilities"
+    __table_args__ = (
+        Index("ix_facilities_key", "facility_key"),
+        Index("ix_facilities_country", "country", "name"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(300))  # the legal name
+    country: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)  # e.g. a supplier number
+    facility_key: Mapped[str] = mapped_column(String(420))  # name and country, folded: what reuses one
+    created_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FacilityLink(Base):
+    """A member organisation names a facility as one of its suppliers."""
+
+    __tablename__ = "facility_links"
+    __table_args__ = (UniqueConstraint("facility_id", "org_id", name="uq_facility_link"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    facility_id: Mapped[str] = mapped_column(ForeignKey("facilities.id", ondelete="CASCADE"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Audit(Base):
     __tablename__ = "audits"
     __table_args__ = (Index("ix_audits_firm", "firm_id", "created_at"),)
@@ -113,6 +147,7 @@ class Audit(Base):
     current_checkpoint: Mapped[str | None] = mapped_column(String(100), nullable=True)
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     certificate_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the newest one issued
+    facility_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
 class Invite(Base):
@@ -399,7 +434,7 @@ class Certificate(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id"))
-    facility_key: Mapped[str] = mapped_column(String(420))  # name and country, folded: what supersedes
+    facility_key: Mapped[str] = mapped_column(String(420))  # the facility's id (0010): what supersedes
     status: Mapped[str] = mapped_column(String(20), default="issued")  # issued | revoked | superseded
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

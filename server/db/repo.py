@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recorder.ledger import utc_ms
 from server.db import org_repo
 from server.db.ledger_repo import commit_with_entry
-from server.db.models import Audit, AuditEvent, Credential, Invite, User, utcnow
+from server.db.models import Audit, AuditEvent, Credential, Facility, Invite, User, utcnow
 from server.policy import Actor, visible_audits
 from server.secrets_util import hash_password, new_token, token_digest, verify_password
 
@@ -91,18 +91,18 @@ async def create_audit(
     s: AsyncSession,
     actor: Actor,
     *,
-    title: str,
-    facility_name: str,
-    country: str,
-    address: str | None,
+    title: str | None,
+    facility: Facility,
     template_key: str | None = None,
     template_snapshot: dict[str, Any] | None = None,
 ) -> Audit:
+    """A new audit of ``facility``; the audit keeps a copy of its name, country and address."""
     audit = Audit(
-        title=title,
-        facility_name=facility_name,
-        facility_country=country,
-        facility_address=address,
+        title=title or f"Security audit — {facility.name}",
+        facility_id=facility.id,
+        facility_name=facility.name,
+        facility_country=facility.country,
+        facility_address=facility.address,
         created_by=actor.user_id,
         firm_id=actor.org_id,
         lead_auditor_id=actor.user_id,
