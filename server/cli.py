@@ -13,6 +13,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import datadir
+from server.cli_output import print_verdict
 from server.db import org_repo, repo
 from server.db.engine import open_database
 from server.logging_setup import configure_logging
@@ -561,19 +562,7 @@ def verify_cmd(package: Path, public_key: Path | None) -> None:
     from recorder.verify import verify_package
 
     report = verify_package(package, public_key.read_bytes() if public_key else None)
-    for key, value in report.summary.items():
-        click.echo(f"{key:>16}: {value}")
-    for note in report.notes:
-        click.echo(f"note: {note}")
-    if report.ok:
-        click.echo("OK: every file, entry and signed tree head verifies")
-        return
-    for problem in report.problems:
-        click.echo(f"FAIL: {problem}", err=True)
-    if report.problems_omitted:
-        more, shown = report.problems_omitted, len(report.problems)
-        click.echo(f"FAIL: ... and {more} more problems (only the first {shown} are listed)", err=True)
-    raise SystemExit(1)
+    print_verdict(report, "every file, entry and signed tree head verifies", report.problems_omitted)
 
 
 def _register_repository_commands() -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from server.cli_output import print_verdict
+
 
 @click.command("verify-certificate")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
@@ -25,16 +27,9 @@ def verify_certificate_cmd(file: Path, public_key: Path | None) -> None:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise click.ClickException(f"{file} is not a JSON file: {exc}") from exc
     report = verify_certificate(data, public_key.read_bytes() if public_key else None)
-    for key, value in report.summary.items():
-        click.echo(f"{key:>16}: {value}")
-    for note in report.notes:
-        click.echo(f"note: {note}")
-    if report.ok:
-        click.echo("OK: the certificate is signed and recorded in the repository log under the signed head")
-        return
-    for problem in report.problems:
-        click.echo(f"FAIL: {problem}", err=True)
-    raise SystemExit(1)
+    print_verdict(
+        report, "the certificate is signed and recorded in the repository log under the signed head"
+    )
 
 
 def _fetch_json(client: Any, path: str, **params: int) -> dict[str, Any]:
