@@ -88,7 +88,11 @@ class Certified:
 async def seed_certified(server: LiveServer) -> Certified:
     """A firm's passing audit accepted by its reviewer, and a member (member1@) to link it."""
     parties = Parties(server)
-    people = {"lead": ("Firm A", "auditor"), "reviewer": ("Firm A", "reviewer"), "member1": ("Importer", "member")}
+    people = {
+        "lead": ("Firm A", "auditor"),
+        "reviewer": ("Firm A", "reviewer"),
+        "member1": ("Importer", "member"),
+    }
     async with server.app_ctx().db.session() as s:
         await org_repo.create_org(s, OrgKind.AUDIT_FIRM, "Firm A")
         await org_repo.create_org(s, OrgKind.MEMBER, "Importer")

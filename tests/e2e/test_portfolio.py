@@ -20,11 +20,14 @@ FACILITY = "Plant One"
 async def open_facility(page: Page) -> None:
     await page.get_by_label("Name").fill(FACILITY)
     await page.get_by_role("button", name="Search").click()
-    await page.get_by_test_id("facility-row").filter(has_text=FACILITY).get_by_role("link", name=FACILITY).click()
+    row = page.get_by_test_id("facility-row").filter(has_text=FACILITY)
+    await row.get_by_role("link", name=FACILITY).click()
     await expect(page.get_by_test_id("facility-name")).to_have_text(FACILITY)
 
 
-async def test_a_member_adds_a_certified_facility_and_attests_it(server: LiveServer, browser: Browser) -> None:
+async def test_a_member_adds_a_certified_facility_and_attests_it(
+    server: LiveServer, browser: Browser
+) -> None:
     parties = await make_parties(server)
     certificate = (await accept(parties, await passed_audit(parties, FACILITY)))["certificate"]
     expires = str(certificate["expires"])[:10]
@@ -36,7 +39,8 @@ async def test_a_member_adds_a_certified_facility_and_attests_it(server: LiveSer
     await toggle.click()
     await expect(page.get_by_test_id("supplier-link-status")).to_have_text("Added to your suppliers.")
     await expect(toggle).to_have_text("Remove from my suppliers")
-    await expect(page.get_by_test_id("facility-link-state").filter(visible=True)).to_contain_text("My suppliers")
+    link_state = page.get_by_test_id("facility-link-state").filter(visible=True)
+    await expect(link_state).to_contain_text("My suppliers")
 
     await page.get_by_test_id("nav-portfolio").click()
     row = page.get_by_test_id("supplier-row").filter(has_text=FACILITY)
@@ -71,7 +75,8 @@ async def test_a_member_removes_a_facility_from_its_suppliers(server: LiveServer
     await expect(page.get_by_test_id("supplier-link-status")).to_have_text("Removed from your suppliers.")
     await expect(toggle).to_have_text("Add to my suppliers")
     await page.reload()
-    await expect(page.get_by_test_id("facility-link-state").filter(visible=True)).to_contain_text("Not one of")
+    link_state = page.get_by_test_id("facility-link-state").filter(visible=True)
+    await expect(link_state).to_contain_text("Not one of")
     await page.goto(f"{server.base_url}/portfolio")
     await expect(page.get_by_test_id("portfolio-empty")).to_be_visible()
     await page.context.close()
