@@ -50,7 +50,7 @@ async def facilities_page(request: Request) -> Response:
         "q": q or "",
         "country": country or "",
         "facilities": [facilities.facility_json(r, certs.get(r.id)) for r in rows],
-        "labels": STATUS_LABELS,
+        "status_labels": STATUS_LABELS,
         "may_link": can(actor, Action.MANAGE_SUPPLIERS),
     }
     return render(request, "facilities.html", context)
@@ -78,7 +78,7 @@ async def facility_page(request: Request) -> Response:
         "user": user_json(actor),
         "facility": facilities.facility_json(row, cert),
         "audits": [audit_json(a) for a in audits],
-        "labels": STATUS_LABELS,
+        "status_labels": STATUS_LABELS,
         "may_link": can(actor, Action.MANAGE_SUPPLIERS),
         "linked": linked,
     }
@@ -103,7 +103,7 @@ async def portfolio_page(request: Request) -> Response:
         "user": user_json(actor),
         "query": query,
         "rows": [r.to_json(now) for r in rows],
-        "labels": STATUS_LABELS,
+        "status_labels": STATUS_LABELS,
         "states": facilities.STATES,
         "sorts": list(facilities.SORTS),
         "expiring_days": facilities.EXPIRING_DAYS,

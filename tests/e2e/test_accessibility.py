@@ -18,7 +18,9 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server.db import org_repo, repo
 from server.policy import OrgKind
+from tests.parties import Parties
 from tests.support import COMPLETE_ANYWAY, PASSWORD, LiveServer, new_invite
+from tests.test_certificates import accept, passed_audit, public_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -77,6 +79,31 @@ async def seed(server: LiveServer) -> Seeded:
     return Seeded(issued.token, ids[0], ids[1], invite["url"])
 
 
+@dataclass
+class Certified:
+    facility: str
+    certificate: str
+
+
+async def seed_certified(server: LiveServer) -> Certified:
+    """A firm's passing audit accepted by its reviewer, and a member (member1@) to link it."""
+    parties = Parties(server)
+    people = {
+        "lead": ("Firm A", "auditor"),
+        "reviewer": ("Firm A", "reviewer"),
+        "member1": ("Importer", "member"),
+    }
+    async with server.app_ctx().db.session() as s:
+        await org_repo.create_org(s, OrgKind.AUDIT_FIRM, "Firm A")
+        await org_repo.create_org(s, OrgKind.MEMBER, "Importer")
+        for who, (org, role) in people.items():
+            user = await repo.create_user(s, parties.email(who), who.title(), PASSWORD, org, role)
+            parties.tokens[who] = (await repo.issue_credential(s, user, "api", dt.timedelta(hours=1))).token
+    certificate = (await accept(parties, await passed_audit(parties)))["certificate"]["id"]
+    facility = (await public_file(server, certificate))["certificate"]["facility"]["id"]
+    return Certified(str(facility), str(certificate))
+
+
 async def signed_in(
     browser: Browser, server: LiveServer, email: str, viewport: dict[str, int]
 ) -> BrowserContext:
@@ -122,8 +149,10 @@ async def test_no_serious_accessibility_violations_on_any_page(
     server: LiveServer, browser: Browser, viewport: dict[str, int]
 ) -> None:
     seeded = await seed(server)
+    certified = await seed_certified(server)
     auditor = await signed_in(browser, server, "auditor@example.org", viewport)
     admin = await signed_in(browser, server, "admin@example.org", viewport)
+    member = await signed_in(browser, server, "member1@example.org", viewport)
     problems: list[str] = []
 
     async def check(name: str, page: Page) -> None:
@@ -148,6 +177,14 @@ async def test_no_serious_accessibility_violations_on_any_page(
     await visit(auditor, "replay", f"/audits/{seeded.completed_audit}/replay", "replay-video")
     await visit(auditor, "verify", "/verify", "account")
     await visit(admin, "admin", "/admin", "admin-create-org")
+    await visit(member, "facilities", "/facilities", "facility-row")
+    facility = await visit(member, "facility", f"/facilities/{certified.facility}", "supplier-toggle")
+    await facility.get_by_test_id("supplier-toggle").click()
+    await expect(facility.get_by_test_id("supplier-link-status")).to_be_visible()
+    await check("facility linked", facility)
+    await visit(member, "portfolio", "/portfolio", "supplier-row")
+    await visit(member, "attestation", "/portfolio/attestation", "attested-supplier")
+    await visit(anonymous, "certificate", f"/certificates/{certified.certificate}", "certificate-status")
     await visit(
         anonymous, "tech check", seeded.invite_url.removeprefix(server.base_url) + "/check", "techcheck-run"
     )
