@@ -36,9 +36,9 @@ from typing import Any, BinaryIO
 
 from recorder.ledger import (
     FILE_TYPES,
-    corrective_file,
     SignedTreeHead,
     canonical_json,
+    corrective_file,
     package_path_problem,
     parse_canonical_json,
     sealed_report,
