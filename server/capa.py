@@ -132,7 +132,9 @@ def action_json(
         "overdue": not closed and action.due_date < today,
         "status": action.status,
         "closed_at": iso(action.closed_at) if action.closed_at else None,
-        "responses": [entry_json(e, photo_url(e) if photo_url else None) for e in mine if e.kind == "response"],
+        "responses": [
+            entry_json(e, photo_url(e) if photo_url else None) for e in mine if e.kind == "response"
+        ],
         "decisions": [entry_json(e) for e in mine if e.kind == "decision"],
     }
 
@@ -236,7 +238,12 @@ async def respond(
             stored = await asyncio.to_thread(app.recorders.store.put, entry.blob, photo)
         except StoreError as exc:
             raise ApiError(507, "store_failed", f"photo not stored: {exc}") from exc
-        entry.sha256, entry.size, entry.width, entry.height = stored.sha256, stored.size, info.width, info.height
+        entry.sha256, entry.size, entry.width, entry.height = (
+            stored.sha256,
+            stored.size,
+            info.width,
+            info.height,
+        )
     await _append(app, audit.id, action_id, entry, "responded", _may_respond)
     return entry_json(entry)
 

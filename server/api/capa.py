@@ -21,17 +21,11 @@ from server.api.staff import MAX_PHOTO_BYTES
 from server.context import ctx
 from server.db.models import CorrectiveActionEntry
 from server.errors import ApiError
+from server.pages import capa_photo_url
 from server.params import declared_length
 from server.policy import Action
 
 IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
-
-
-def photo_url(audit_id: str) -> Any:
-    def url(entry: CorrectiveActionEntry) -> str:
-        return f"/api/audits/{audit_id}/actions/{entry.action_id}/responses/{entry.id}/photo"
-
-    return url
 
 
 async def create_link(request: Request) -> Response:
@@ -50,7 +44,7 @@ async def revoke_links(request: Request) -> Response:
 
 async def list_actions(request: Request) -> Response:
     g = await granted(request, Action.VIEW)
-    return JSONResponse({"items": await capa.list_json(ctx(request), g.audit.id, photo_url(g.audit.id))})
+    return JSONResponse({"items": await capa.list_json(ctx(request), g.audit.id, capa_photo_url(g.audit.id))})
 
 
 async def decide(request: Request) -> Response:
@@ -107,7 +101,9 @@ async def respond(request: Request) -> Response:
         if isinstance(upload, UploadFile) and upload.filename:
             data = await upload.read(MAX_PHOTO_BYTES + 1)
             if len(data) > MAX_PHOTO_BYTES:
-                raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+                raise ApiError(
+                    413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB"
+                )
             data = data or None
     item = await capa.respond(app, link, audit, str(request.path_params["action_id"]), text, data)
     return JSONResponse(item, status_code=201)
