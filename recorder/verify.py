@@ -78,7 +78,9 @@ def is_completion(value: Mapping[str, Any] | None) -> bool:
 
 def is_corrective_action(value: Mapping[str, Any] | None) -> bool:
     """A well-formed corrective-action entry: the only kind a completed audit's ledger takes."""
-    return value is not None and value.get("type") == CORRECTIVE_ACTION and isinstance(value.get("action"), str)
+    return (
+        value is not None and value.get("type") == CORRECTIVE_ACTION and isinstance(value.get("action"), str)
+    )
 
 
 def short(digest: str) -> str:

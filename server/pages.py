@@ -365,7 +365,9 @@ async def capa_page(request: Request) -> Response:
         _, audit = await capa.valid_link(app, token)
     except ApiError:
         message = "This link is invalid or was revoked. Ask your auditor for a new one."
-        return render(request, "error.html", {"title": "Link not valid", "message": message, "user": None}, 404)
+        return render(
+            request, "error.html", {"title": "Link not valid", "message": message, "user": None}, 404
+        )
     items = await capa.list_json(app, audit.id)
     context = {
         "user": None,
