@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from recorder.verify import verify_package
+from server import capa
 from server.db import ledger_repo
 from server.db.ledger_repo import AuditSealed, commit_with_entry
-from server.db.models import AuditEvent
+from server.db.models import AuditEvent, CorrectiveAction
 from tests.parties import Parties, jpeg, make_parties
 from tests.support import COMPLETE_ANYWAY, LiveServer, live_server
 from tests.test_certificates import TEMPLATE, accept, public_file
@@ -238,3 +239,20 @@ async def test_an_unaccepted_audit_counts_actions_when_reviewed(server: LiveServ
     assert r.status_code == 201 and r.json()["all_accepted"] and r.json()["certificate"] is None
     doc = (await public_file(server, (await accept(parties, audit_id))["certificate"]["id"]))["certificate"]
     assert doc["validity_years"] == 2 and "extends" not in doc
+
+
+def test_an_open_action_past_its_due_date_is_overdue() -> None:
+    action = CorrectiveAction(
+        id="a",
+        audit_id="x",
+        checkpoint_key="fence",
+        title="Fence",
+        level="should",
+        description="Fix",
+        due_date=dt.date(2030, 1, 1),
+        status="responded",
+    )
+    assert capa.action_json(action, [], dt.date(2030, 1, 2))["overdue"]
+    assert not capa.action_json(action, [], dt.date(2030, 1, 1))["overdue"]
+    action.status = "accepted"
+    assert not capa.action_json(action, [], dt.date(2031, 1, 1))["overdue"]
