@@ -37,6 +37,7 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 RESERVED = ("manifest.json", "ledger/")
 FILE_TYPES = ("still", "capture", "photo")
+CORRECTIVE_ACTION = "corrective-action"  # the one entry type a completed audit's ledger still takes
 
 
 class LedgerError(ValueError):
@@ -195,7 +196,11 @@ FIELDS: dict[str, dict[str, Check]] = {
         "codec": TEXT,
     },
     "event": {"kind": TEXT, "actor": TEXT, "data": OBJECT},
+    # A facility's response to a corrective action, or the firm's decision on it, after completion.
+    CORRECTIVE_ACTION: {"action": TEXT, "checkpoint": TEXT, "kind": TEXT, "actor": TEXT, "data": OBJECT},
 }
+# A corrective-action response with a photo names its file too (all three, or none).
+CORRECTIVE_FILE_FIELDS: dict[str, Check] = {"sha256": SHA256, "size": COUNT, "path": PATH}
 PATH_FIELDS = {**dict.fromkeys(FILE_TYPES, ("path",)), "segment": ("path", "index_path")}
 EVENT_DATA: dict[str, dict[str, Check]] = {
     "result": {"checkpoint": TEXT, "result": OPTIONAL_TEXT},
@@ -238,14 +243,23 @@ def entry_problems(entry: Mapping[str, Any]) -> list[str]:
             problems += _field_problems(report, REPORT_FIELDS, "data.")
     if kind == "segment" and "index_size" in entry:
         problems += _field_problems(entry, {"index_size": COUNT}, "")
+    if kind == CORRECTIVE_ACTION and any(name in entry for name in CORRECTIVE_FILE_FIELDS):
+        problems += _field_problems(entry, CORRECTIVE_FILE_FIELDS, "")
     return problems
+
+
+def corrective_file(entry: Mapping[str, Any]) -> bool:
+    """Whether a (valid) entry is a corrective-action response that names a photo."""
+    return entry.get("type") == CORRECTIVE_ACTION and "path" in entry
 
 
 def named_paths(entry: Mapping[str, Any]) -> list[str]:
     """The package paths a (valid) entry names: its file, and a segment's index."""
     report = sealed_report(entry)
-    return [entry[name] for name in PATH_FIELDS.get(entry["type"], ())] + (
-        [report["report_path"]] if report else []
+    return (
+        [entry[name] for name in PATH_FIELDS.get(entry["type"], ())]
+        + ([report["report_path"]] if report else [])
+        + ([entry["path"]] if corrective_file(entry) else [])
     )
 
 

@@ -38,6 +38,7 @@ from recorder.ledger import (
     FILE_TYPES,
     SignedTreeHead,
     canonical_json,
+    corrective_file,
     package_path_problem,
     parse_canonical_json,
     sealed_report,
@@ -105,6 +106,8 @@ def entry_files(entry: Mapping[str, Any]) -> list[FileRef]:
         return [FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq)]
     if (report := sealed_report(entry)) is not None:
         return [FileRef(report["report_path"], report["report_sha256"], report["report_size"], "report", seq)]
+    if corrective_file(entry):
+        return [FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq)]
     if kind == "segment":
         return [
             FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq),

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from recorder import merkle
 from recorder.ledger import (
+    CORRECTIVE_ACTION,
     LedgerError,
     SignedTreeHead,
     entry_problems,
@@ -75,6 +76,13 @@ def is_completion(value: Mapping[str, Any] | None) -> bool:
     return value is not None and value.get("type") == "event" and value.get("kind") == "complete"
 
 
+def is_corrective_action(value: Mapping[str, Any] | None) -> bool:
+    """A well-formed corrective-action entry: the only kind a completed audit's ledger takes."""
+    return (
+        value is not None and value.get("type") == CORRECTIVE_ACTION and isinstance(value.get("action"), str)
+    )
+
+
 def short(digest: str) -> str:
     return f"{digest[:12]}…"
 
@@ -96,6 +104,8 @@ def label(entry: Mapping[str, Any], titles: Mapping[str, str] | None = None) -> 
         return f"segment {entry.get('seq_no')}"
     if sealed_report(entry) is not None:
         return "the report sealed at completion"
+    if entry.get("type") == CORRECTIVE_ACTION:
+        return f"corrective action {str(entry.get('action'))[:8]}… {entry.get('kind')}"
     return f"{entry.get('type')} {entry.get('kind')}"
 
 
@@ -253,11 +263,12 @@ class _Verifier:
         return entries
 
     def after_completion(self, entries: list[Entry]) -> None:
-        """Completion seals an audit: its entry must be the ledger's last."""
+        """Completion seals an audit: its entry must be the ledger's last, but for the
+        corrective-action entries (a facility's response, the firm's decision) that follow it."""
         done = next((e for e in entries if is_completion(e.value)), None)
         if done is None:
             return
-        later = [e for e in entries if e.line > done.line]
+        later = [e for e in entries if e.line > done.line and not is_corrective_action(e.value)]
         if later:
             names = [
                 f"line {e.line} ({label(e.value, self.titles) if e.value else 'invalid'})" for e in later[:10]
@@ -266,7 +277,7 @@ class _Verifier:
             more = f" and {len(later) - 10} more" if len(later) > 10 else ""
             self.problems.append(
                 f"{ENTRIES}: {len(later)} entries after the completion at line {done.line}, "
-                f"which seals the audit: {named}{more}"
+                f"which seals the audit (only corrective-action entries may follow it): {named}{more}"
             )
 
     def entry(self, index: int, line: bytes) -> Entry:

@@ -20,6 +20,7 @@ from server import admin_pages, certificate_page, datadir, facility_pages, invit
 from server.api import admin as admin_api
 from server.api import annotations as annotations_api
 from server.api import audits as audits_api
+from server.api import capa as capa_api
 from server.api import certificates as certificates_api
 from server.api import evidence as evidence_api
 from server.api import export as export_api
@@ -120,6 +121,7 @@ def create_app(settings: Settings) -> Starlette:
         *admin_api.routes,
         *admin_pages.routes,
         *certificates_api.routes,
+        *capa_api.routes,
         *repository_api.routes,
         *certificate_page.routes,
         *facility_pages.routes,

@@ -121,7 +121,12 @@ def _publish(app: AppContext, batch: Batch, cert: Certificate, doc: dict[str, An
     cert.repository_seq = batch.add({"type": "certificate", "event": event, "certificate": doc})
 
 
-async def _issue(app: AppContext, s: AsyncSession, batch: Batch, audit: Audit) -> Certificate:
+async def _issue(
+    app: AppContext, s: AsyncSession, batch: Batch, audit: Audit, extends: Certificate | None = None
+) -> Certificate:
+    """Issue the audit's certificate; ``extends`` is the certificate of the same audit it
+    replaces when its validity is re-evaluated (:func:`reevaluate`): the new one's validity
+    counts from that one's issue, not from now."""
     assert audit.outcome is not None
     rule = CertificateRule.from_settings(app.settings)
     score = score_of(audit.outcome)
@@ -129,6 +134,7 @@ async def _issue(app: AppContext, s: AsyncSession, batch: Batch, audit: Audit) -
     years = rule.years(score, open_actions)
     now = dt.datetime.now(dt.UTC)
     issued = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as the document writes it
+    valid_from = extends.issued_at if extends is not None else issued
     firm = await org_repo.get_org(s, audit.firm_id)
     cert_id = new_id()
     doc = {
@@ -144,20 +150,26 @@ async def _issue(app: AppContext, s: AsyncSession, batch: Batch, audit: Audit) -
         "firm": {"id": audit.firm_id, "name": firm.name if firm else None},
         "score": score_text(score),
         "issued": utc_ms(issued),
-        "expires": utc_ms(add_years(issued, years)),
+        "expires": utc_ms(add_years(valid_from, years)),
         "validity_years": years,
         "rule": rule.words(score, open_actions),
         "status": "issued",
         "revocation": None,
         "superseded_by": None,
     }
+    if extends is not None:
+        doc["extends"] = {
+            "certificate": extends.id,
+            "valid_from": utc_ms(valid_from),
+            "reason": "every corrective action of the audit was accepted",
+        }
     earlier = await certificate_repo.in_force_for_facility(s, facility_key(audit))
     cert = Certificate(
         id=cert_id,
         audit_id=audit.id,
         facility_key=facility_key(audit),
         issued_at=issued,
-        expires_at=add_years(issued, years),
+        expires_at=add_years(valid_from, years),
     )
     _publish(app, batch, cert, doc, "issued")
     s.add(cert)
@@ -205,6 +217,30 @@ async def review(
         passed = bool(audit.outcome and audit.outcome.get("result") == "pass")
         cert = await _issue(app, s, batch, audit) if decision == "accept" and passed else None
         return row, cert
+
+    return await app.repository.record(work)
+
+
+async def reevaluate(app: AppContext, audit_id: str) -> Certificate | None:
+    """The audit's last corrective action was accepted: if its certificate in force now
+    qualifies for a longer validity under the rule, issue one that supersedes it, valid from
+    the same day as the one it replaces (a new signed document, published like any other).
+    Returns the new certificate, or None when nothing changes (no certificate yet: the review
+    that issues it will count the open actions itself)."""
+
+    async def work(s: AsyncSession, batch: Batch) -> Certificate | None:
+        audit = await repo.get_audit(s, audit_id)
+        if audit is None or audit.outcome is None or audit.certificate_id is None:
+            return None
+        current = await certificate_repo.get(s, audit.certificate_id)
+        if current is None or current.status != "issued" or current.audit_id != audit_id:
+            return None
+        rule = CertificateRule.from_settings(app.settings)
+        open_actions = await certificate_repo.open_corrective_actions(s, audit_id)
+        years = rule.years(score_of(audit.outcome), open_actions)
+        if years <= int(document_of(current).get("validity_years") or 0):
+            return None
+        return await _issue(app, s, batch, audit, extends=current)
 
     return await app.repository.record(work)
 

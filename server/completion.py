@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from server import export
+from server import capa, export
 from server.checklists import Template
 from server.context import AppContext
 from server.db import repo, walkthrough_repo
@@ -155,8 +155,9 @@ async def seal(app: AppContext, audit_id: str, outcome: dict[str, Any], actor: s
             walkthrough_repo.mark_completed(fresh, outcome)
             report = await sealed_report(app, fresh)
             s.add(fresh)
+            actions = await capa.create_actions(s, fresh)  # each finding: a corrective action
             await repo.record_event(
-                s, audit_id, "complete", actor, {"outcome": outcome} | report, sealing=True
+                s, audit_id, "complete", actor, {"outcome": outcome} | report, sealing=True, rows=actions
             )
         await app.signer.sign(audit_id)  # the final tree head commits to the whole audit
         await app.repository.record_completion(audit_id)  # and the repository log publishes it

@@ -19,9 +19,9 @@ from typing import Any
 from starlette.templating import Jinja2Templates
 
 from recorder import FileStore
-from recorder.ledger import SignedTreeHead, sealed_report
+from recorder.ledger import SignedTreeHead, corrective_file, sealed_report
 from recorder.package import PackageFile, write_package
-from server import report, walkthrough
+from server import capa, report, walkthrough
 from server.db import evidence_repo, ledger_repo, repo, walkthrough_repo
 from server.db.engine import Database
 from server.db.evidence_repo import package_path
@@ -61,8 +61,9 @@ async def build_export(
         consents = await walkthrough_repo.consents(s, audit_id)
         notes = [n for e in evidence.values() for n in await walkthrough_repo.list_annotations(s, e.id)]
         named = await report.people(s, audit)
+        answers = {e.id: e for e in await capa.entries_of(s, audit_id)}
     values = [json.loads(e.body) for e in entries]
-    files = package_files(store, values, evidence, segments)
+    files = package_files(store, values, evidence, segments, answers)
     manifest = await build_manifest(db, audit, consents, notes)
     extra_files = {"app.css": stylesheet()}
     if not any(sealed_report(v) for v in values):
@@ -106,13 +107,22 @@ async def seal_report(
 
 
 def package_files(
-    store: FileStore, entries: list[dict[str, Any]], evidence: dict[str, Any], segments: dict[int, Any]
+    store: FileStore,
+    entries: list[dict[str, Any]],
+    evidence: dict[str, Any],
+    segments: dict[int, Any],
+    answers: dict[str, Any] | None = None,
 ) -> list[PackageFile]:
-    """The file behind every file entry of the ledger."""
+    """The file behind every file entry of the ledger (``answers``: corrective-action entries by id)."""
     files: list[PackageFile] = []
     for entry in entries:
         kind = entry["type"]
-        if kind in ("still", "capture", "photo"):
+        if corrective_file(entry):
+            answer = (answers or {}).get(entry["data"].get("entry"))
+            if answer is None or answer.blob is None:
+                raise ExportError(f"ledger entry {entry['seq']}: the corrective-action photo is missing")
+            files.append(PackageFile(entry["path"], _source(store, answer.blob), answer.sha256, answer.size))
+        elif kind in ("still", "capture", "photo"):
             row = evidence.get(entry["evidence_id"])
             if row is None:
                 raise ExportError(f"ledger entry {entry['seq']}: evidence {entry['evidence_id']} is missing")

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import annotation_svg, i18n, invite_links, phone_links, report, walkthrough
+from server import annotation_svg, capa, i18n, invite_links, phone_links, report, walkthrough
 from server.access import audit_and_facts, client_address
 from server.api.audits import create_from
 from server.api.certificates import review_json
@@ -343,8 +343,39 @@ async def report_page(request: Request) -> Response:
         "consents": named.consents,
         "generated_at": iso(dt.datetime.now(dt.UTC)),
         "reviews": [review_json(r) for r in reviews],
+        "corrective_actions": await capa.list_json(app, audit.id, capa_photo_url(audit.id)),
+        "may_link_capa": can(actor, Action.CAPA_LINK, facts) and facts.completed,
+        "may_decide_capa": can(actor, Action.DECIDE_CAPA, facts),
     }
     return render(request, "report.html", context)
+
+
+def capa_photo_url(audit_id: str) -> Any:
+    def url(entry: Any) -> str:
+        return f"/api/audits/{audit_id}/actions/{entry.action_id}/responses/{entry.id}/photo"
+
+    return url
+
+
+async def capa_page(request: Request) -> Response:
+    """The facility's page of corrective actions (no sign-in: the link's token is the key)."""
+    app = ctx(request)
+    token = str(request.path_params["token"])
+    try:
+        _, audit = await capa.valid_link(app, token)
+    except ApiError:
+        message = "This link is invalid or was revoked. Ask your auditor for a new one."
+        return render(
+            request, "error.html", {"title": "Link not valid", "message": message, "user": None}, 404
+        )
+    items = await capa.list_json(app, audit.id)
+    context = {
+        "user": None,
+        "audit": audit_json(audit),
+        "actions": items,
+        "post_base": f"/api/capa/{token}/actions",
+    }
+    return render(request, "capa.html", context)
 
 
 async def replay_page(request: Request) -> Response:
@@ -386,6 +417,7 @@ routes = [
     Route("/audits/{audit_id}", console_page),
     Route("/join/{token}", join_page),
     Route("/join/{token}/check", techcheck_page),
+    Route("/capa/{token}", capa_page),
     Route("/audits/{audit_id}/report", report_page),
     Route("/audits/{audit_id}/replay", replay_page),
     Route("/verify", verify_page),

@@ -55,6 +55,8 @@ class Action(enum.StrEnum):
     SHARE = "share"  # share a completed audit with a member organisation, or stop sharing
     VIEW_ACCESS_LOG = "view-access-log"  # who read this audit's evidence
     REVIEW = "review"  # the firm's quality review of a completed audit
+    CAPA_LINK = "capa-link"  # give the facility (or revoke) its link to answer corrective actions
+    DECIDE_CAPA = "decide-capa"  # accept or reject the facility's response to a corrective action
     CREATE_AUDIT = "create-audit"
     MANAGE_TEMPLATES = "manage-templates"
     ADMINISTER = "administer"  # organisations, users, their tokens
@@ -164,6 +166,10 @@ def _allowed(actor: Actor, action: Action, audit: AuditFacts) -> bool:
         return admin or (_firm(actor, audit) and actor.role is Role.AUDITOR)
     if action in (Action.SHARE, Action.VIEW_ACCESS_LOG):
         return admin or firm
+    if action is Action.CAPA_LINK:
+        return admin or (_firm(actor, audit) and actor.role is Role.AUDITOR)
+    if action is Action.DECIDE_CAPA:  # the firm's auditors and reviewers
+        return firm
     if action is Action.REVIEW:  # never by whoever ran the audit
         return _firm(actor, audit) and actor.role is Role.REVIEWER and not _ran(actor, audit)
     return False

@@ -152,6 +152,18 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audits/{audit_id}/reviews"): VIEW,
     ("POST", "/api/certificates/{certificate_id}/revoke"): service_rule({"admin"}, 404),  # unknown one
     ("GET", "/api/repository/entries"): service_rule({"admin", "agency"}, 200),
+    # corrective actions of a completed audit (the facility's side: PUBLIC, tests/test_capa.py)
+    ("POST", "/api/audits/{audit_id}/capa-link"): audit_rule(
+        {"admin", "lead", "a2"}, 409, when_completed=201
+    ),
+    ("DELETE", "/api/audits/{audit_id}/capa-link"): audit_rule({"admin", "lead", "a2"}, 200),
+    ("GET", "/api/audits/{audit_id}/actions"): VIEW,
+    ("POST", "/api/audits/{audit_id}/actions/{action_id}/decision"): audit_rule(
+        {"lead", "a2", "reviewer"}, OK_OR_404
+    ),
+    ("GET", "/api/audits/{audit_id}/actions/{action_id}/responses/{entry_id}/photo"): audit_rule(
+        SIGNED_IN, OK_OR_404
+    ),
 }
 
 # Routes that answer without an account or with an invite instead: checked by their own tests.
@@ -175,6 +187,9 @@ PUBLIC = {
     ("GET", "/api/repository/proof/{seq}"),
     ("GET", "/api/repository/consistency"),
     ("POST", "/api/repository/cosignatures"),
+    # corrective actions: the facility's link is the key (tests/test_capa.py)
+    ("GET", "/capa/{token}"),
+    ("POST", "/api/capa/{token}/actions/{action_id}/responses"),
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/audits/{audit_id}/invites"): {"ttl_minutes": 0},
@@ -186,6 +201,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/audits/{audit_id}/shares"): {"org": "no-such-org"},
     ("POST", "/api/audits/{audit_id}/assignments"): {"user": "no-such-user"},
     ("POST", "/api/audits/{audit_id}/review"): {"decision": "perhaps"},
+    ("POST", "/api/audits/{audit_id}/actions/{action_id}/decision"): {"decision": "accept"},
 }
 
 
@@ -246,6 +262,8 @@ def fill(path: str, item: dict[str, Any], parties: Parties) -> str:
         "{sha256}": item["photo"]["sha256"],
         "{certificate_id}": "no-such-certificate",
         "{facility_id}": item["audit"]["facility"]["id"],
+        "{action_id}": "no-such-action",
+        "{entry_id}": "no-such-entry",
     }
     for name, value in values.items():
         path = path.replace(name, value)

@@ -21,6 +21,7 @@ from recorder.ledger import (
     Ledger,
     SignedTreeHead,
     canonical_json,
+    entry_problems,
     key_id,
     parse_canonical_json,
     public_key_pem,
@@ -479,8 +480,8 @@ def test_entries_appended_after_the_last_head_are_caught(audit: Audit, package: 
         members["ledger/entries.jsonl"] += late + b"\n"
 
     assert problems(rewrite(package, tmp_path / "t.zip", append)) == [
-        "ledger/entries.jsonl: 1 entries after the completion at line 11, which seals the audit: "
-        "line 12 (event note)",
+        "ledger/entries.jsonl: 1 entries after the completion at line 11, which seals the audit "
+        "(only corrective-action entries may follow it): line 12 (event note)",
         "entries 11..11 (1) are not covered by any signed tree head "
         "(added after the last head, or the head was removed)",
     ]
@@ -660,8 +661,55 @@ def test_entries_after_the_completion_fail_even_when_signed(audit: Audit, tmp_pa
     late = [p for p in report.problems if "after the completion" in p]
     assert late == [
         f"ledger/entries.jsonl: 2 entries after the completion at line {audit.ledger.size - 2}, which seals "
-        "the audit: line 12 (Capture #4, Doors), line 13 (event result)"
+        "the audit (only corrective-action entries may follow it): line 12 (Capture #4, Doors), "
+        "line 13 (event result)"
     ]
+
+
+def corrective(kind: str, **fields: Any) -> dict[str, Any]:
+    data = {"entry": f"entry-{kind}", "text": "Fence repaired", "status": "responded"}
+    return {
+        "type": "corrective-action",
+        "at": AT,
+        "action": "a1b2c3d4-0000-4000-8000-000000000001",
+        "checkpoint": "doors",
+        "kind": kind,
+        "actor": "capa-link:1",
+        "data": data,
+    } | fields
+
+
+def test_corrective_action_entries_may_follow_the_completion(audit: Audit, tmp_path: Path) -> None:
+    """A facility's response (with its photo) and the firm's decision follow the completion;
+    anything else after it still fails, named."""
+    photo = jpeg(9)
+    path = "evidence/corrective-actions/entry-response.jpg"
+    sha = hashlib.sha256(photo).hexdigest()
+    audit.ledger.append(corrective("response", sha256=sha, size=len(photo), path=path))
+    audit.files.append(PackageFile(path, photo, sha, len(photo)))
+    audit.ledger.append(corrective("decision"))
+    audit.sign()
+    good = tmp_path / "capa.zip"
+    audit.write(good)
+    report = verify_package(good, public_key_pem(audit.key))
+    assert report.ok, report.problems
+    assert report.summary["types"]["corrective-action"] == 2
+
+    audit.ledger.append(event("note", text="added later"))
+    audit.sign()
+    bad = tmp_path / "late.zip"
+    audit.write(bad)
+    report = verify_package(bad, public_key_pem(audit.key))
+    late = [p for p in report.problems if "after the completion" in p]
+    assert late == [
+        f"ledger/entries.jsonl: 1 entries after the completion at line {audit.ledger.size - 3}, which seals "
+        f"the audit (only corrective-action entries may follow it): line {audit.ledger.size} (event note)"
+    ]
+
+
+def test_a_corrective_action_entry_names_all_of_its_file_or_none() -> None:
+    problems = entry_problems({"v": 1, "audit": AUDIT, "seq": 0} | corrective("response", sha256="ab" * 32))
+    assert problems == ["size is missing", "path is missing"]
 
 
 # The report sealed at completion

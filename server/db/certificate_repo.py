@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Certificate, CheckpointResult, Review
+from server.db.models import Certificate, CheckpointResult, CorrectiveAction, Review
 
 
 async def get(s: AsyncSession, certificate_id: str) -> Certificate | None:
@@ -37,7 +37,13 @@ async def accepted(s: AsyncSession, audit_id: str) -> bool:
 
 
 async def open_corrective_actions(s: AsyncSession, audit_id: str) -> int:
-    """Results that ask for a corrective action: open until corrective actions can be closed."""
+    """The audit's corrective actions not yet accepted (server/capa.py). An audit completed
+    before corrective actions were tracked has none: its results that ask for a corrective
+    action count as open instead."""
+    actions = await s.execute(select(CorrectiveAction.status).where(CorrectiveAction.audit_id == audit_id))
+    statuses = list(actions.scalars())
+    if statuses:
+        return sum(1 for status in statuses if status != "accepted")
     count = await s.scalar(
         select(func.count(CheckpointResult.id)).where(
             CheckpointResult.audit_id == audit_id,

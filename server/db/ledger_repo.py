@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder import merkle
-from recorder.ledger import VERSION, canonical_json, entry_problems, utc_ms
+from recorder.ledger import CORRECTIVE_ACTION, VERSION, canonical_json, entry_problems, utc_ms
 from server.db.models import Audit, Base, LedgerEntry, TreeHeadRow
 from server.errors import ApiError
 
@@ -72,16 +72,20 @@ async def commit_with_entry(
     before: Callable[[], Any] | None = None,
     *,
     sealing: bool = False,
+    after_completion_ok: bool = False,
 ) -> int:
     """Add ``rows`` and their ledger entry and commit them together; returns the entry's seq.
 
     ``fields`` is called after the rows are flushed (ids and sequence numbers known);
     ``before`` (re)computes row fields that may collide with another writer. On a
     collision everything is retried. A completed audit's ledger is sealed: appending
-    raises ``AuditSealed`` (``sealing`` is for the completion entry itself).
+    raises ``AuditSealed`` (``sealing`` is for the completion entry itself), except for
+    ``corrective-action`` entries appended with ``after_completion_ok`` (server/capa.py
+    only): a facility's response to a corrective action, or the firm's decision on it.
     """
     for attempt in range(RETRIES):
-        if not sealing and await s.scalar(select(Audit.status).where(Audit.id == audit_id)) == "completed":
+        completed = await s.scalar(select(Audit.status).where(Audit.id == audit_id)) == "completed"
+        if completed and not sealing and not after_completion_ok:
             await s.rollback()
             raise AuditSealed(f"audit {audit_id} is completed: its ledger takes no more entries")
         try:
@@ -91,7 +95,13 @@ async def commit_with_entry(
                 s.add(row)
             await s.flush()
             seq = await next_seq(s, audit_id)
-            body, leaf = build_entry(audit_id, seq, fields())
+            values = fields()
+            if completed and after_completion_ok and values.get("type") != CORRECTIVE_ACTION:
+                await s.rollback()
+                raise AuditSealed(
+                    f"audit {audit_id} is completed: its ledger takes only {CORRECTIVE_ACTION} entries"
+                )
+            body, leaf = build_entry(audit_id, seq, values)
             s.add(LedgerEntry(audit_id=audit_id, seq=seq, body=body, leaf_hash=leaf))
             await s.commit()
             return seq

@@ -484,3 +484,61 @@ class Cosignature(Base):
     witness_public_key: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CorrectiveAction(Base):
+    """A finding of a completed audit the facility must correct: made at completion, one per
+    must/should checkpoint found not to meet its criteria (server/capa.py)."""
+
+    __tablename__ = "corrective_actions"
+    __table_args__ = (UniqueConstraint("audit_id", "checkpoint_key", name="uq_corrective_action_checkpoint"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    checkpoint_key: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    level: Mapped[str] = mapped_column(String(20))  # must | should
+    description: Mapped[str] = mapped_column(Text)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | responded | accepted | rejected
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CorrectiveActionEntry(Base):
+    """A facility's response to a corrective action (text, maybe a photo) or the firm's decision on it."""
+
+    __tablename__ = "corrective_action_entries"
+    __table_args__ = (Index("ix_corrective_action_entries_action", "action_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    action_id: Mapped[str] = mapped_column(ForeignKey("corrective_actions.id", ondelete="CASCADE"))
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # response | decision
+    text: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(20), nullable=True)  # accept | reject
+    actor: Mapped[str] = mapped_column(String(300))  # user:<id> | capa-link:<id>
+    actor_name: Mapped[str] = mapped_column(String(200))
+    blob: Mapped[str | None] = mapped_column(String(500), nullable=True)  # the response's photo
+    sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ledger_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CapaLink(Base):
+    """The facility's long-lived, revocable link to answer an audit's corrective actions.
+
+    Not an ``Invite``: a staff invite joins the live audit, this link only answers actions;
+    keeping them apart means neither token can ever pass for the other."""
+
+    __tablename__ = "capa_links"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recorder.ledger import utc_ms
 from server.db import org_repo
 from server.db.ledger_repo import commit_with_entry
-from server.db.models import Audit, AuditEvent, Credential, Facility, Invite, User, utcnow
+from server.db.models import Audit, AuditEvent, Base, Credential, Facility, Invite, User, utcnow
 from server.policy import Actor, visible_audits
 from server.secrets_util import hash_password, new_token, token_digest, verify_password
 
@@ -173,18 +174,26 @@ async def valid_invite(s: AsyncSession, token: str) -> Invite | None:
 
 
 async def record_event(
-    s: AsyncSession, audit_id: str, kind: str, actor: str, data: dict[str, Any], *, sealing: bool = False
+    s: AsyncSession,
+    audit_id: str,
+    kind: str,
+    actor: str,
+    data: dict[str, Any],
+    *,
+    sealing: bool = False,
+    rows: Sequence[Base] = (),
 ) -> None:
     """Log an audit event and append it to the audit's evidence ledger, in one transaction.
 
-    ``sealing`` marks the completion event, the only one allowed as the audit is sealed.
+    ``sealing`` marks the completion event, the only one allowed as the audit is sealed;
+    ``rows`` are committed with it (the completion's corrective actions).
     """
     event = AuditEvent(audit_id=audit_id, kind=kind, actor=actor, data=data)
 
     def entry() -> dict[str, Any]:
         return {"type": "event", "kind": kind, "actor": actor, "data": data, "at": utc_ms(event.at)}
 
-    await commit_with_entry(s, audit_id, [event], entry, sealing=sealing)
+    await commit_with_entry(s, audit_id, [*rows, event], entry, sealing=sealing)
 
 
 async def display_names(s: AsyncSession, actors: set[str]) -> dict[str, str]:
