@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from procs import REPO_DIR, ServerProcess, hub_server, machine, workdir
 
 sys.path.insert(0, str(REPO_DIR))
-from tests.hostile_inputs import picture, png_bomb, problem_package, zip_bomb
+from tests.hostile_inputs import SocketReader, picture, png_bomb, problem_package, zip_bomb
 
 Send = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
 T = TypeVar("T")
@@ -176,30 +175,12 @@ async def ledger_kinds(http: httpx.AsyncClient, audit: str) -> list[str]:
     return [str(e.get("kind", e["type"])) for e in r.json()["entries"]]
 
 
-class Sock:
-    """A signaling socket whose replies are read as they come, as a browser's would be."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.messages: list[dict[str, Any]] = []
-        self.arrived = asyncio.Event()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                self.messages.append(json.loads(raw))
-                self.arrived.set()
-        except websockets.ConnectionClosed:
-            pass
-        self.arrived.set()
+class Sock(SocketReader):
+    """A signaling socket for the bench: waits report failure instead of raising."""
 
     @property
     def is_open(self) -> bool:
         return not self.reader.done()
-
-    async def send(self, message: dict[str, Any] | str) -> None:
-        await self.ws.send(message if isinstance(message, str) else json.dumps(message))
 
     async def until(self, done: Callable[[list[dict[str, Any]]], bool]) -> bool:
         """Wait (at most SOCKET_TIMEOUT_S) until ``done(messages)``; False if it never was."""

@@ -5,13 +5,17 @@ Shared by tests/test_hostile_files.py, tests/fuzz/ and bench/hostile.py.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+import websockets
 
 ZEROS = bytes(1 << 20)
 
@@ -73,3 +77,25 @@ def problem_package(path: Path, lines: int = 200_000) -> Path:
         zf.writestr("ledger/entries.jsonl", body)
         zf.writestr("manifest.json", b'{"format":"virtual-audit-export/1","files":[],"extra_files":[]}')
     return path
+
+
+class SocketReader:
+    """A signaling socket whose replies are read as they come, as a browser's would be."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.messages: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.messages.append(json.loads(raw))
+                self.arrived.set()
+        except websockets.ConnectionClosed:
+            pass
+        self.arrived.set()
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        await self.ws.send(message if isinstance(message, str) else json.dumps(message))

@@ -26,6 +26,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from server.logging_setup import TextFormatter
 from server.middleware import security_headers
 from server.simcam import EncodedClip, encode_clip
+from tests.hostile_inputs import SocketReader
 from tests.support import LiveServer, live_server, new_audit, new_invite, streaming_phone
 
 DEVICE = "phone-0123456789abcdef"
@@ -42,26 +43,8 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Any:
         assert "\n" not in record.getMessage(), f"multi-line log record: {record.getMessage()!r}"
 
 
-class Client:
-    """A signaling socket whose replies are read as they come, as a browser's would be."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.messages: list[dict[str, Any]] = []
-        self.arrived = asyncio.Event()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                self.messages.append(json.loads(raw))
-                self.arrived.set()
-        except websockets.ConnectionClosed:
-            pass
-        self.arrived.set()
-
-    async def send(self, message: dict[str, Any] | str) -> None:
-        await self.ws.send(message if isinstance(message, str) else json.dumps(message))
+class Client(SocketReader):
+    """A signaling socket for tests: waits fail loudly."""
 
     async def until(self, done: Callable[[list[dict[str, Any]]], bool], seconds: float = 10) -> None:
         async with asyncio.timeout(seconds):
