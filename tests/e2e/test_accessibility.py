@@ -188,6 +188,7 @@ async def test_no_serious_accessibility_violations_on_any_page(
     await visit(
         anonymous, "tech check", seeded.invite_url.removeprefix(server.base_url) + "/check", "techcheck-run"
     )
+    await visit(anonymous, "broken phone link", "/join/not-a-real-invite-token", "link-problem")
 
     staff = await phone_page(browser, seeded.invite_url, viewport)
     await check("phone intro", staff)
