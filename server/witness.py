@@ -35,22 +35,31 @@ def _invalid(message: str) -> ApiError:
     return ApiError(422, "invalid", message)
 
 
+MAX_COSIGNATURES_PER_HEAD = 100  # anyone may post one: a bound on what a head can cost in storage
+
+
 async def add_cosignature(request: Request) -> Cosignature:
     """Check a posted cosignature against the signed head of its size and the witness's key; keep it."""
     body = await read_json(request)
     size, pem, signature = body.get("size"), body.get("public_key"), body.get("signature")
     if (
         not isinstance(size, int)
+        or isinstance(size, bool)
+        or not 0 <= size < 2**31
         or not isinstance(pem, str)
         or not isinstance(signature, str)
         or len(pem) > 1000
+        or len(signature) > 200
     ):
         raise _invalid("send 'size' (integer), 'public_key' (PEM) and 'signature' (base64)")
     app = ctx(request)
     async with app.db.session() as s:
         head = await repository_repo.head_of_size(s, size)
+        cosigned = len(await repository_repo.cosignatures(s, size)) if head else 0
     if head is None:
         raise ApiError(404, "not_found", f"no signed repository head of size {size}")
+    if cosigned >= MAX_COSIGNATURES_PER_HEAD:
+        raise ApiError(409, "too_many_cosignatures", f"this head has {cosigned} cosignatures, the most kept")
     try:
         key = load_public_key(pem.encode("ascii", "replace"))
         key.verify(base64.b64decode(signature, validate=True), cosigned_bytes(repository_head_json(head)))

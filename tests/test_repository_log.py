@@ -158,3 +158,16 @@ async def test_a_witness_cosigns_only_a_log_that_grew(server: LiveServer, tmp_pa
         assert "same size, different root" in exc.message
     else:
         raise AssertionError("a rewritten log was cosigned")
+
+
+async def test_a_malformed_cosignature_is_refused_clearly(server: LiveServer) -> None:
+    pem = public_key_pem(Ed25519PrivateKey.generate()).decode()
+    async with server.client() as http:
+        for body in (
+            {"size": 10**30, "public_key": pem, "signature": "AA=="},
+            {"size": True, "public_key": pem, "signature": "AA=="},
+            {"size": 1, "public_key": pem, "signature": "A" * 10_000},
+        ):
+            r = await http.post("/api/repository/cosignatures", json=body)
+            assert r.status_code == 422, (body["size"], r.text)
+            assert r.json()["error"]["code"] == "invalid"
