@@ -201,6 +201,8 @@ FIELDS: dict[str, dict[str, Check]] = {
 }
 # A corrective-action response with a photo names its file too (all three, or none).
 CORRECTIVE_FILE_FIELDS: dict[str, Check] = {"sha256": SHA256, "size": COUNT, "path": PATH}
+# ... and a response with a short video names that file (all three, or none).
+CORRECTIVE_VIDEO_FIELDS: dict[str, Check] = {"video_sha256": SHA256, "video_size": COUNT, "video_path": PATH}
 PATH_FIELDS = {**dict.fromkeys(FILE_TYPES, ("path",)), "segment": ("path", "index_path")}
 EVENT_DATA: dict[str, dict[str, Check]] = {
     "result": {"checkpoint": TEXT, "result": OPTIONAL_TEXT},
@@ -241,16 +243,25 @@ def entry_problems(entry: Mapping[str, Any]) -> list[str]:
         problems += _field_problems(entry["data"], EVENT_DATA.get(str(entry.get("kind")), {}), "data.")
         if (report := sealed_report(entry)) is not None:
             problems += _field_problems(report, REPORT_FIELDS, "data.")
+    if "camera" in entry and (kind == "segment" or kind in FILE_TYPES):
+        problems += _field_problems(entry, {"camera": POSITIVE}, "")
     if kind == "segment" and "index_size" in entry:
         problems += _field_problems(entry, {"index_size": COUNT}, "")
     if kind == CORRECTIVE_ACTION and any(name in entry for name in CORRECTIVE_FILE_FIELDS):
         problems += _field_problems(entry, CORRECTIVE_FILE_FIELDS, "")
+    if kind == CORRECTIVE_ACTION and any(name in entry for name in CORRECTIVE_VIDEO_FIELDS):
+        problems += _field_problems(entry, CORRECTIVE_VIDEO_FIELDS, "")
     return problems
 
 
 def corrective_file(entry: Mapping[str, Any]) -> bool:
     """Whether a (valid) entry is a corrective-action response that names a photo."""
     return entry.get("type") == CORRECTIVE_ACTION and "path" in entry
+
+
+def corrective_video(entry: Mapping[str, Any]) -> bool:
+    """Whether a (valid) entry is a corrective-action response that names a video."""
+    return entry.get("type") == CORRECTIVE_ACTION and "video_path" in entry
 
 
 def named_paths(entry: Mapping[str, Any]) -> list[str]:
@@ -260,6 +271,7 @@ def named_paths(entry: Mapping[str, Any]) -> list[str]:
         [entry[name] for name in PATH_FIELDS.get(entry["type"], ())]
         + ([report["report_path"]] if report else [])
         + ([entry["path"]] if corrective_file(entry) else [])
+        + ([entry["video_path"]] if corrective_video(entry) else [])
     )
 
 

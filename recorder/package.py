@@ -35,10 +35,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from recorder.ledger import (
+    CORRECTIVE_ACTION,
     FILE_TYPES,
     SignedTreeHead,
     canonical_json,
     corrective_file,
+    corrective_video,
     package_path_problem,
     parse_canonical_json,
     sealed_report,
@@ -51,7 +53,7 @@ TREE_HEADS = "ledger/tree-heads.json"
 PUBLIC_KEY = "ledger/public-key.pem"
 LEDGER_MEMBERS = (MANIFEST, ENTRIES, TREE_HEADS, PUBLIC_KEY)
 EVIDENCE_DIRS = ("evidence/", "recording/")  # no extra file goes there, so nothing there passes for evidence
-STORED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".webm", ".mkv"})
+STORED_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".webm", ".mkv", ".mp4"})
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # a regular file, rw-r--r--
 CHUNK = 1 << 20
@@ -106,8 +108,15 @@ def entry_files(entry: Mapping[str, Any]) -> list[FileRef]:
         return [FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq)]
     if (report := sealed_report(entry)) is not None:
         return [FileRef(report["report_path"], report["report_sha256"], report["report_size"], "report", seq)]
-    if corrective_file(entry):
-        return [FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq)]
+    if kind == CORRECTIVE_ACTION:  # a response's photo and video, each when named
+        files = (
+            [FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq)]
+            if corrective_file(entry)
+            else []
+        )
+        if corrective_video(entry):
+            files.append(FileRef(entry["video_path"], entry["video_sha256"], entry["video_size"], kind, seq))
+        return files
     if kind == "segment":
         return [
             FileRef(entry["path"], entry["sha256"], entry["size"], kind, seq),

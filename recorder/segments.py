@@ -44,6 +44,7 @@ SEGMENT_NAME = re.compile(r"^segment-(\d+)\.")
 
 class _Control(enum.Enum):
     RESTART = "restart"
+    SPLIT = "split"
     STOP = "stop"
 
 
@@ -58,6 +59,7 @@ class SegmentWriter:
         queue_frames: int = 1800,
         on_closed: Callable[[SegmentInfo], None] | None = None,
         on_error: Callable[[Exception], None] | None = None,
+        seq_source: Callable[[], int] | None = None,
     ) -> None:
         if max_segment_seconds <= 0 or queue_frames < 1:
             raise ValueError("max_segment_seconds must be > 0 and queue_frames >= 1")
@@ -84,6 +86,7 @@ class SegmentWriter:
         self._origin = 0  # session video ticks of the open segment's first key frame
         self._h264_sets: tuple[bytes, bytes] | None = None
         self._next_seq: int | None = None
+        self._seq_source = seq_source  # shared by the writers of one audit's cameras
 
     # -- caller side: never blocks -------------------------------------------------------
     @property
@@ -119,6 +122,11 @@ class SegmentWriter:
     def restart(self) -> None:
         """Close the open segment; the next one starts at the next video key frame."""
         self._control(_Control.RESTART)
+
+    def split(self) -> None:
+        """Close the open segment; the next one starts at the next video key frame on the same
+        timeline (the same connection: its clocks go on, unlike after :meth:`restart`)."""
+        self._control(_Control.SPLIT)
 
     def close(self) -> None:
         """Write everything queued, finalize the open segment and stop the thread (blocking)."""
@@ -165,6 +173,8 @@ class SegmentWriter:
                     self._finish()
                     self._timeline.reset()
                     self._h264_sets = None
+                elif item is _Control.SPLIT:
+                    self._finish()
                 elif isinstance(item, _Control):
                     continue
                 elif not item.data:
@@ -230,6 +240,10 @@ class SegmentWriter:
         return VideoParams("H264", sps=sps, pps=pps)
 
     def _open(self, params: VideoParams, first: Frame) -> SegmentFile:
+        if self._seq_source is not None:
+            make_private_dirs(self.directory)
+            self._segment = SegmentFile(self.directory, self._seq_source(), params, first)
+            return self._segment
         if self._next_seq is None:
             self._next_seq = _first_free_seq(self.directory)
         seq = self._next_seq
@@ -268,6 +282,34 @@ class SegmentWriter:
                 self.on_error(exc)
             except Exception:
                 log.exception("on_error callback failed")
+
+
+class SeqCounter:
+    """Sequence numbers shared by the segment writers of one audit's cameras (thread-safe).
+
+    Numbers continue after the highest segment file in any of ``directories``, so every
+    camera's segments have distinct numbers and names.
+    """
+
+    def __init__(self, directories: Callable[[], list[Path]]) -> None:
+        self._directories = directories
+        self._lock = threading.Lock()
+        self._next: int | None = None
+
+    def __call__(self) -> int:
+        with self._lock:
+            if self._next is None:
+                taken = [
+                    int(m.group(1))
+                    for d in self._directories()
+                    if d.is_dir()
+                    for p in d.iterdir()
+                    if (m := SEGMENT_NAME.match(p.name))
+                ]
+                self._next = max(taken, default=0) + 1
+            seq = self._next
+            self._next += 1
+            return seq
 
 
 def _first_free_seq(directory: Path) -> int:

@@ -12,6 +12,15 @@ disagree by more than :data:`RESYNC_NS` between consecutive frames (the sender r
 its RTP clock, or the stream stalled for a long time), or when its RTP timestamp stops
 increasing. Re-anchoring never moves time backwards: every kind's time line is strictly
 increasing, which is what the muxer requires.
+
+Across kinds, no frame is placed more than :data:`MAX_BEHIND_NS` before the latest frame
+already placed: the muxer interleaves the two kinds only within 0.4 s (see
+``recorder.container``), and a WebM cluster whose blocks go back in time is refused by
+browsers' Media Source Extensions, so the whole segment would not replay. A frame that far
+behind is placed at that bound instead (a burst of frames the network held back plays a
+little faster; their RTP timestamps stay in the index). A kind still behind after
+:data:`BEHIND_FOR_NS` has a late anchor, not late frames (a large first key frame on a thin
+uplink, say): it is moved forward once to the latest time, the best guess of sync.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ VIDEO_CLOCK = 90_000
 AUDIO_CLOCK = 48_000
 CLOCKS = {"video": VIDEO_CLOCK, "audio": AUDIO_CLOCK}
 RESYNC_NS = 5_000_000_000
+MAX_BEHIND_NS = 300_000_000
+BEHIND_FOR_NS = 2_000_000_000
 RTP_WRAP = 1 << 32
 NS = 1_000_000_000
 
@@ -73,6 +84,8 @@ class _KindClock:
         self._last_ticks: int | None = None
         self._anchor_ext = 0
         self._anchor_ticks = 0
+        self.placed: int | None = None  # the last ticks given out (after any bound)
+        self.behind_since: int | None = None  # arrival of the first frame of a run held to the bound
 
     def place(self, rtp_timestamp: int, arrival_ns: int, zero_ns: int) -> int:
         if self._last_ext is None:
@@ -100,6 +113,12 @@ class _KindClock:
             ticks = max(ticks, self._last_ticks + 1)
         self._anchor_ext, self._anchor_ticks = ext, ticks
 
+    def advance(self, ticks: int) -> None:
+        """Move this kind's time line forward by ``ticks`` from its last frame on."""
+        assert self._last_ticks is not None
+        self._anchor_ticks += ticks
+        self._last_ticks += ticks
+
 
 class Timeline:
     """Places frames of both kinds on one session time line, in each kind's own clock ticks.
@@ -111,10 +130,12 @@ class Timeline:
     def __init__(self) -> None:
         self._zero_ns: int | None = None
         self._clocks: dict[str, _KindClock] = {}
+        self._latest_ns = 0  # the latest time placed, of either kind, from the session's zero
 
     def reset(self) -> None:
         self._zero_ns = None
         self._clocks.clear()
+        self._latest_ns = 0
 
     def place(self, frame: Frame) -> int:
         """Session time of ``frame`` in ticks of its kind's clock (strictly increasing per kind)."""
@@ -123,4 +144,28 @@ class Timeline:
         clock = self._clocks.get(frame.kind)
         if clock is None:
             clock = self._clocks[frame.kind] = _KindClock(CLOCKS[frame.kind])
-        return clock.place(frame.rtp_timestamp, frame.arrival_ns, self._zero_ns)
+        ticks = clock.place(frame.rtp_timestamp, frame.arrival_ns, self._zero_ns)
+        behind = self._latest_ns - ticks * NS // clock.rate
+        if behind <= MAX_BEHIND_NS:
+            clock.behind_since = None
+        else:
+            if clock.behind_since is None:
+                clock.behind_since = frame.arrival_ns
+            if frame.arrival_ns - clock.behind_since >= BEHIND_FOR_NS:
+                step = -(-behind * clock.rate // NS)  # rounded up: not before the latest
+                log.info(
+                    "%s %.2f s behind the other kind for %.0f s: moved forward",
+                    frame.kind,
+                    behind / NS,
+                    BEHIND_FOR_NS / NS,
+                )
+                clock.advance(step)
+                clock.behind_since = None
+                ticks += step
+            else:
+                ticks = -(-(self._latest_ns - MAX_BEHIND_NS) * clock.rate // NS)
+        if clock.placed is not None:
+            ticks = max(ticks, clock.placed + 1)
+        clock.placed = ticks
+        self._latest_ns = max(self._latest_ns, ticks * NS // clock.rate)
+        return ticks

@@ -76,6 +76,24 @@ def is_completion(value: Mapping[str, Any] | None) -> bool:
     return value is not None and value.get("type") == "event" and value.get("kind") == "complete"
 
 
+def corrective_summary(values: list[dict[str, Any]]) -> str | None:
+    """The corrective-action follow-up a ledger holds, in words (None when there is none)."""
+    answers = [v for v in values if is_corrective_action(v)]
+    if not answers:
+        return None
+    responses = [v for v in answers if v.get("kind") == "response"]
+    decisions = [v for v in answers if v.get("kind") == "decision"]
+    photos = sum(1 for v in responses if "path" in v)
+    videos = sum(1 for v in responses if "video_path" in v)
+    said = Counter(str((v.get("data") or {}).get("decision")) for v in decisions)
+    verdicts = ", ".join(f"{n} {d}" for d, n in sorted(said.items()))
+    return (
+        f"{len(responses)} response(s) ({photos} with a photo, {videos} with a video), "
+        f"{len(decisions)} decision(s){f' ({verdicts})' if verdicts else ''}, "
+        f"on {len({v['action'] for v in answers})} action(s)"
+    )
+
+
 def is_corrective_action(value: Mapping[str, Any] | None) -> bool:
     """A well-formed corrective-action entry: the only kind a completed audit's ledger takes."""
     return (
@@ -161,6 +179,8 @@ class _Verifier:
         self.recovered_notes()
         self.summary.update(audit=self.audit, entries=len(entries), files=len(self.refs))
         self.summary["types"] = dict(Counter(str(e.get("type")) for e in self.valid))
+        if (follow_up := corrective_summary(self.valid)) is not None:
+            self.summary["corrective_actions"] = follow_up
 
     def recovered_notes(self) -> None:
         """A segment recovered after an unclean stop is complete as kept; say what it lost."""

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from server import capa_links
 from server.auth import current_actor
 from server.context import ctx
 from server.db import access_repo, evidence_repo, repo
-from server.db.models import Audit, Evidence
+from server.db.models import AccessRecord, Audit, CapaLink, Evidence
 from server.errors import ApiError
-from server.policy import Action, Actor, AuditFacts, Decision, decide
+from server.policy import Action, Actor, AuditFacts, Decision, decide, link_decide
 
 
 class AccessAction:
@@ -119,4 +120,42 @@ async def log_access(conn: HTTPConnection, g: Granted, action: str, target: str)
     """Record that the caller read (or shared) this audit's evidence, before the answer goes out."""
     async with ctx(conn).db.session() as s:
         s.add(access_repo.access_record(g.actor, g.audit.id, action, target, client_address(conn)))
+        await s.commit()
+
+
+@dataclass(frozen=True)
+class LinkGranted:
+    """A facility's corrective-action link the policy let do an action on its audit."""
+
+    link: CapaLink
+    audit: Audit
+
+
+async def granted_link(conn: HTTPConnection, action: Action, audit_id: str | None = None) -> LinkGranted:
+    """The link of the path's ``token``, if the policy lets it do ``action`` (on ``audit_id``,
+    by default its own audit). A revoked, unknown or out-of-scope link is a 404."""
+    link, audit = await capa_links.valid_link(ctx(conn), str(conn.path_params["token"]))
+    if link_decide(action, link.audit_id, audit_id or audit.id) is not Decision.ALLOWED:
+        raise ApiError(404, "not_found", "this corrective-action link does not reach that")
+    return LinkGranted(link, audit)
+
+
+async def log_link_access(conn: HTTPConnection, g: LinkGranted, action: str, target: str) -> None:
+    """Record that a facility's link read this audit's evidence (its own responses, an original
+    capture): the access log's row names the link by its id, with the role ``facility``."""
+    record = AccessRecord(
+        audit_id=g.audit.id,
+        user_id=g.link.id,
+        user_name="The facility (corrective-action link)",
+        user_email="",
+        org_id="",
+        org_name=g.audit.facility_name[:300],
+        org_kind="facility",
+        role="facility",
+        action=action,
+        target=target[:300],
+        address=(client_address(conn) or "")[:100] or None,
+    )
+    async with ctx(conn).db.session() as s:
+        s.add(record)
         await s.commit()

@@ -38,6 +38,7 @@ from server.errors import ApiError, api_error_handler, http_error_handler
 from server.i18n import Catalogues, Notices
 from server.ledger_service import LedgerSigner
 from server.media.hub import Hub
+from server.media.link_state import with_link_state
 from server.media.tap import check_internals
 from server.middleware import AccessLogAndHeaders, redact
 from server.pages import routes as page_routes
@@ -74,7 +75,7 @@ def create_app(settings: Settings) -> Starlette:
         db = await open_database(settings.database_url)
         recorders = Recorders(db, settings)
         attach = recorders.attach if settings.record else None
-        hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=attach)
+        hub = Hub(keyframe_interval=settings.keyframe_interval, on_new_room=with_link_state(attach))
         signer = await LedgerSigner.open(db, settings.data_dir)
         await recover_at_start(db, recorders.store, signer, settings.quarantine_dir, settings.scratch_dir)
         invite_base = await asyncio.to_thread(invite_links.invite_base, settings)

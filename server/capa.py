@@ -19,17 +19,24 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder import StoreError
 from recorder.ledger import CORRECTIVE_ACTION
+from server import capa_video
 from server.context import AppContext
 from server.db import walkthrough_repo
 from server.db.ledger_repo import commit_with_entry
-from server.db.models import Audit, CapaLink, CorrectiveAction, CorrectiveActionEntry, new_id, utcnow
+from server.db.models import (
+    Audit,
+    CapaLink,
+    CorrectiveAction,
+    CorrectiveActionEntry,
+    new_id,
+    utcnow,
+)
 from server.errors import ApiError
-from server.secrets_util import new_token, token_digest
 from server.views import iso
 from server.walkthrough import template_of
 
@@ -38,6 +45,7 @@ LEVELS = ("must", "should")
 STATUSES = ("open", "responded", "accepted", "rejected")
 DECISIONS = ("accept", "reject")
 PHOTO_FORMATS = ("jpeg", "png", "webp")
+VIDEO_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}
 MAX_TEXT_CHARS = 5000
 FACILITY = "The facility"
 
@@ -96,7 +104,15 @@ def photo_path(entry: CorrectiveActionEntry) -> str:
     return f"evidence/corrective-actions/{entry.id}{suffix}"
 
 
-def entry_json(entry: CorrectiveActionEntry, photo_url: str | None = None) -> dict[str, Any]:
+def video_path(entry: CorrectiveActionEntry) -> str:
+    """Where a response's video sits inside the export package."""
+    blob = entry.video_blob or ".mp4"
+    return f"evidence/corrective-actions/{entry.id}-video{blob[blob.rfind('.') :]}"
+
+
+def entry_json(
+    entry: CorrectiveActionEntry, photo_url: str | None = None, video_url: str | None = None
+) -> dict[str, Any]:
     return {
         "id": entry.id,
         "kind": entry.kind,
@@ -111,6 +127,18 @@ def entry_json(entry: CorrectiveActionEntry, photo_url: str | None = None) -> di
             if entry.blob
             else None
         ),
+        "video": (
+            {
+                "sha256": entry.video_sha256,
+                "size": entry.video_size,
+                "duration_ms": entry.video_duration_ms,
+                "codec": entry.video_codec,
+                "type": VIDEO_TYPES.get(entry.video_blob.rsplit(".", 1)[-1], "video/mp4"),
+            }
+            | ({"url": video_url} if video_url else {})
+            if entry.video_blob
+            else None
+        ),
     }
 
 
@@ -118,8 +146,9 @@ def action_json(
     action: CorrectiveAction,
     entries: list[CorrectiveActionEntry],
     today: dt.date,
-    photo_url: Any = None,
+    media_url: Any = None,
 ) -> dict[str, Any]:
+    """``media_url(entry, "photo" | "video")``: where the reader fetches a response's files."""
     mine = [e for e in entries if e.action_id == action.id]
     closed = action.status == "accepted"
     return {
@@ -133,62 +162,20 @@ def action_json(
         "status": action.status,
         "closed_at": iso(action.closed_at) if action.closed_at else None,
         "responses": [
-            entry_json(e, photo_url(e) if photo_url else None) for e in mine if e.kind == "response"
+            entry_json(e, media_url(e, "photo"), media_url(e, "video")) if media_url else entry_json(e)
+            for e in mine
+            if e.kind == "response"
         ],
         "decisions": [entry_json(e) for e in mine if e.kind == "decision"],
     }
 
 
-async def list_json(app: AppContext, audit_id: str, photo_url: Any = None) -> list[dict[str, Any]]:
+async def list_json(app: AppContext, audit_id: str, media_url: Any = None) -> list[dict[str, Any]]:
     async with app.db.session() as s:
         actions = await actions_of(s, audit_id)
         entries = await entries_of(s, audit_id)
     today = dt.datetime.now(dt.UTC).date()
-    return [action_json(a, entries, today, photo_url) for a in actions]
-
-
-# The facility's link
-
-
-async def create_link(app: AppContext, audit: Audit, user_id: str) -> tuple[CapaLink, str]:
-    """A new link for the facility (earlier ones stay valid until revoked)."""
-    token = new_token(24)
-    async with app.db.session() as s:
-        link = CapaLink(audit_id=audit.id, token_hash=token_digest(token), created_by=user_id)
-        s.add(link)
-        await s.commit()
-    return link, token
-
-
-async def revoke_links(app: AppContext, audit_id: str) -> int:
-    async with app.db.session() as s:
-        rows = await s.execute(
-            select(CapaLink).where(CapaLink.audit_id == audit_id, CapaLink.revoked_at.is_(None))
-        )
-        links = list(rows.scalars())
-        for link in links:
-            link.revoked_at = utcnow()
-        await s.commit()
-    return len(links)
-
-
-async def valid_link(app: AppContext, token: str) -> tuple[CapaLink, Audit]:
-    """The link behind a token and its audit, or 404 (a revoked or unknown link looks the same)."""
-    missing = ApiError(404, "not_found", "this corrective-action link is invalid or was revoked")
-    if not token or len(token) > 200:
-        raise missing
-    async with app.db.session() as s:
-        link = (
-            await s.execute(select(CapaLink).where(CapaLink.token_hash == token_digest(token)))
-        ).scalar_one_or_none()
-        audit = await s.get(Audit, link.audit_id) if link is not None else None
-    if link is None or link.revoked_at is not None or audit is None:
-        raise missing
-    return link, audit
-
-
-def link_url(app: AppContext, token: str) -> str:
-    return f"{app.invite_base}/capa/{token}"
+    return [action_json(a, entries, today, media_url) for a in actions]
 
 
 # Responses and decisions: each one an entry of the audit's ledger
@@ -213,9 +200,17 @@ async def _action(s: AsyncSession, audit_id: str, action_id: str) -> CorrectiveA
 
 
 async def respond(
-    app: AppContext, link: CapaLink, audit: Audit, action_id: str, text: str, photo: bytes | None
+    app: AppContext,
+    link: CapaLink,
+    audit: Audit,
+    action_id: str,
+    text: str,
+    photo: bytes | None,
+    video: bytes | None = None,
 ) -> dict[str, Any]:
-    """The facility's response: stored, its photo kept in the evidence store, the ledger appended."""
+    """The facility's response: stored, its photo and video kept in the evidence store, the
+    ledger appended. A file written but never committed (a crash in between) is swept aside
+    at the next start (server/recovery.py)."""
     if audit.status != "completed":
         raise ApiError(409, "not_completed", "corrective actions follow a completed audit")
     async with app.db.session() as s:
@@ -229,10 +224,12 @@ async def respond(
         actor=f"capa-link:{link.id}",
         actor_name=FACILITY,
     )
-    if photo is not None:
-        info = await app.photos.check(photo)
-        if info.format not in PHOTO_FORMATS:
-            raise ApiError(415, "unsupported_image", "send the photo as JPEG, PNG or WebP")
+    # Both files are checked before either is kept: a refused response leaves nothing behind.
+    info = await app.photos.check(photo) if photo is not None else None
+    if info is not None and info.format not in PHOTO_FORMATS:
+        raise ApiError(415, "unsupported_image", "send the photo as JPEG, PNG or WebP")
+    clip = await capa_video.probe(video) if video is not None else None
+    if photo is not None and info is not None:
         entry.blob = f"{audit.id}/corrective-actions/{entry.id}{info.suffix}"
         try:
             stored = await asyncio.to_thread(app.recorders.store.put, entry.blob, photo)
@@ -244,6 +241,14 @@ async def respond(
             info.width,
             info.height,
         )
+    if video is not None and clip is not None:
+        entry.video_blob = f"{audit.id}/corrective-actions/{entry.id}-video{clip.suffix}"
+        try:
+            kept = await asyncio.to_thread(app.recorders.store.put, entry.video_blob, video)
+        except StoreError as exc:
+            raise ApiError(507, "store_failed", f"video not stored: {exc}") from exc
+        entry.video_sha256, entry.video_size = kept.sha256, kept.size
+        entry.video_duration_ms, entry.video_codec = clip.duration_ms, clip.codec
     await _append(app, audit.id, action_id, entry, "responded", _may_respond)
     return entry_json(entry)
 
@@ -291,12 +296,28 @@ async def _append(
     status: str,
     check: Callable[[CorrectiveAction], None],
 ) -> None:
-    """Commit the entry, the action's new status and their ledger entry together; sign a head."""
+    """Commit the entry, the action's new status and their ledger entry together; sign a head.
+
+    The status changes by a conditional UPDATE (only from a status ``check`` accepts), inside
+    the transaction that appends the ledger entry: of two decisions racing on one response,
+    the second finds the status already changed and is refused (409), never both applied."""
     async with app.db.session() as s:
         action = await _action(s, audit_id, action_id)
-        check(action)
-        action.status = status
-        action.closed_at = utcnow() if status == "accepted" else None
+        check(action)  # the clear answer in the common case; the UPDATE below is the guarantee
+        closed_at = utcnow() if status == "accepted" else None
+
+        async def claim() -> None:
+            done = await s.execute(
+                update(CorrectiveAction)
+                .where(CorrectiveAction.id == action_id, CorrectiveAction.status.in_(_FROM[status]))
+                .values(status=status, closed_at=closed_at)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(done, "rowcount", 0) != 1:
+                now = await s.scalar(select(CorrectiveAction.status).where(CorrectiveAction.id == action_id))
+                await s.rollback()
+                check(CorrectiveAction(status=now))
+                raise ApiError(409, "conflict", "this corrective action changed meanwhile: reload")
 
         def fields() -> dict[str, Any]:
             data: dict[str, Any] = {"entry": entry.id, "text": entry.text, "status": status}
@@ -312,10 +333,26 @@ async def _append(
             }
             if entry.blob is not None:
                 value |= {"sha256": entry.sha256, "size": entry.size, "path": photo_path(entry)}
+            if entry.video_blob is not None:
+                value |= {
+                    "video_sha256": entry.video_sha256,
+                    "video_size": entry.video_size,
+                    "video_path": video_path(entry),
+                }
+                data["video"] = {"duration_ms": entry.video_duration_ms, "codec": entry.video_codec}
             return value
 
-        seq = await commit_with_entry(s, audit_id, [entry, action], fields, after_completion_ok=True)
+        seq = await commit_with_entry(s, audit_id, [entry], fields, claim, after_completion_ok=True)
         entry.ledger_seq = seq
         s.add(entry)
         await s.commit()
     await app.signer.sign(audit_id)
+
+
+# The statuses each new status may follow: a response to anything not yet accepted, a
+# decision only to a response.
+_FROM: dict[str, tuple[str, ...]] = {
+    "responded": ("open", "responded", "rejected"),
+    "accepted": ("responded",),
+    "rejected": ("responded",),
+}

@@ -34,7 +34,8 @@ async def certificate_page(request: Request) -> Response:
     app = ctx(request)
     async with app.db.session() as s:
         cert = await certificate_repo.get(s, certificate_id)
-        witnesses = await repository_repo.witnesses_covering(s, cert.repository_seq) if cert else 0
+        trusted = app.settings.trusted_witnesses
+        witnesses = await repository_repo.witnesses_covering(s, cert.repository_seq, trusted) if cert else 0
     if cert is None:
         message = "There is no certificate with this number. Check the address or the QR code."
         return render(

@@ -275,7 +275,9 @@ async def certificate_file(app: AppContext, cert: Certificate) -> dict[str, Any]
     async with app.db.session() as s:
         leaves = await repository_repo.leaf_hashes(s)
         entry = await repository_repo.entry(s, cert.repository_seq)
-        witnesses = await repository_repo.witnesses_covering(s, cert.repository_seq)
+        witnesses = await repository_repo.witnesses_covering(
+            s, cert.repository_seq, app.settings.trusted_witnesses
+        )
     assert entry is not None
     proof = merkle.inclusion_proof(cert.repository_seq, leaves[: head.size])
     return {

@@ -31,6 +31,26 @@ def _ice(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) ->
         raise click.BadParameter(str(exc)) from exc
 
 
+def _witnesses(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Each trusted witness as its key id: given as one, or as the path of its PEM public key."""
+    from recorder.ledger import LedgerError, key_id, load_public_key
+
+    ids = []
+    for value in values:
+        text = value.strip()
+        if len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text):
+            ids.append(text.lower())
+            continue
+        path = Path(text)
+        if not path.is_file():
+            raise click.BadParameter(f"{text!r} is neither a key id (64 hex digits) nor a PEM file")
+        try:
+            ids.append(key_id(load_public_key(path.read_bytes())))
+        except LedgerError as exc:
+            raise click.BadParameter(f"{text}: {exc}") from exc
+    return tuple(dict.fromkeys(ids))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--data-dir",
@@ -124,6 +144,29 @@ def server_options(f: Any) -> Any:
             callback=_ice,
             envvar=ENV + "ICE_SERVERS",
             help="STUN/TURN URL, e.g. turn:user:pass@turn.example.org:3478 (repeatable).",
+        ),
+        click.option(
+            "--turn-url",
+            "turn_urls",
+            multiple=True,
+            envvar=ENV + "TURN_URL",
+            help="TURN server URL without credentials, e.g. turns:turn.example.org:443?transport=tcp "
+            "(repeatable); each participant gets its own short-lived credential made with the TURN secret.",
+        ),
+        click.option(
+            "--turn-secret",
+            envvar=ENV + "TURN_SECRET",
+            show_default=False,
+            help="The TURN server's static-auth-secret (prefer the environment variable: "
+            "a command line is visible to other users).",
+        ),
+        click.option(
+            "--ice-transport-policy",
+            type=click.Choice(["all", "relay"]),
+            default="all",
+            show_default=True,
+            envvar=ENV + "ICE_TRANSPORT_POLICY",
+            help="relay: browsers connect only through the TURN relay (to check a TURN deployment).",
         ),
         click.option(
             "--public-url",
@@ -244,6 +287,15 @@ def server_options(f: Any) -> Any:
             show_default=True,
             envvar=ENV + "CERTIFICATE_LONG_SCORE",
             help="Lowest score (0-1) for the long validity.",
+        ),
+        click.option(
+            "--trusted-witness",
+            "trusted_witnesses",
+            multiple=True,
+            callback=_witnesses,
+            envvar=ENV + "TRUSTED_WITNESSES",
+            help="A witness whose cosignatures count: its key id or PEM public key file (repeatable; "
+            "none given: every valid cosignature counts).",
         ),
         click.option(
             "--log-level",

@@ -3,7 +3,10 @@
 An audit cannot pass by accident: open checkpoints need the auditor's confirmation, and an
 audit whose facility camera never went live, or with a must checkpoint marked not
 applicable, needs a written reason for each (:func:`server.outcome.reasons_required`).
-The reasons are kept in the outcome, so in the completion's ledger entry and the report.
+Nor can it end with photos still on a phone unnoticed: while a phone's last report holds
+photos not yet uploaded (they could never be sent afterwards), the key ``photos_queued``
+needs a reason too. The reasons are kept in the outcome, so in the completion's ledger
+entry and the report.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ from typing import Any
 from server import capa, export
 from server.checklists import Template
 from server.context import AppContext
-from server.db import repo, walkthrough_repo
-from server.db.models import Audit, CheckpointResult
+from server.db import queue_repo, repo, walkthrough_repo
+from server.db.models import Audit, CheckpointResult, PhoneQueue
 from server.errors import ApiError
 from server.outcome import NEVER_LIVE, evaluate, open_checkpoints, reasons_required, state_of
+from server.views import iso
 from server.walkthrough import facts, require_open, require_template, result_facts
 
 MAX_REASON_CHARS = 2000
 MAX_REASON_KEY_CHARS = 100
 NEVER_LIVE_LABEL = "The facility camera never went live: no video reached the server"
+PHOTOS_QUEUED = "photos_queued"
 
 
 @dataclass(frozen=True)
@@ -59,19 +64,48 @@ class Preconditions:
     open_keys: list[str]
     reason_keys: list[str]
     ever_live: bool
+    queued: list[PhoneQueue]  # phones whose last report holds photos not uploaded yet
+
+    @property
+    def photos_queued(self) -> int:
+        return sum(q.count for q in self.queued)
 
 
 async def preconditions(app: AppContext, audit: Audit, template: Template) -> Preconditions:
     async with app.db.session() as s:
         rows = await walkthrough_repo.results(s, audit.id)
         ever_live = await walkthrough_repo.video_ever_arrived(s, audit.id)
+        queued = await queue_repo.waiting(s, audit.id)
     cps, results = facts(template), result_facts(rows)
-    return Preconditions(open_checkpoints(cps, results), reasons_required(cps, results, ever_live), ever_live)
+    reasons = reasons_required(cps, results, ever_live) + ([PHOTOS_QUEUED] if queued else [])
+    return Preconditions(open_checkpoints(cps, results), reasons, ever_live, queued)
 
 
-def reason_label(template: Template, key: str) -> str:
+def queued_label(count: int) -> str:
+    photos = "1 photo" if count == 1 else f"{count} photos"
+    return (
+        f"{photos} taken on the facility phone not uploaded yet: "
+        "completing now leaves them on the phone, never in the audit"
+    )
+
+
+def queued_json(queued: list[PhoneQueue]) -> dict[str, Any]:
+    """What the phones last reported of their photos not uploaded yet."""
+    return {
+        "count": sum(q.count for q in queued),
+        "bytes": sum(q.bytes for q in queued),
+        "phones": [
+            {"name": q.name, "count": q.count, "bytes": q.bytes, "reported_at": iso(q.reported_at)}
+            for q in queued
+        ],
+    }
+
+
+def reason_label(template: Template, key: str, photos_queued: int = 0) -> str:
     if key == NEVER_LIVE:
         return NEVER_LIVE_LABEL
+    if key == PHOTOS_QUEUED:
+        return queued_label(photos_queued)
     cp = template.checkpoint(key)
     title = cp.title if cp else key
     return f"{title}: a MUST checkpoint marked not applicable"
@@ -95,8 +129,11 @@ async def preview(app: AppContext, audit: Audit) -> dict[str, Any]:
             }
             for k in pre.open_keys
         ],
-        "reasons_required": [{"key": k, "label": reason_label(template, k)} for k in pre.reason_keys],
+        "reasons_required": [
+            {"key": k, "label": reason_label(template, k, pre.photos_queued)} for k in pre.reason_keys
+        ],
         "media_ever_live": pre.ever_live,
+        "photos_queued": queued_json(pre.queued),
     }
 
 
@@ -119,7 +156,7 @@ async def complete(app: AppContext, audit: Audit, request: CompletionRequest, ac
             409,
             "reason_required",
             "completing this audit needs a written reason for: "
-            + "; ".join(reason_label(template, k) for k in missing),
+            + "; ".join(reason_label(template, k, pre.photos_queued) for k in missing),
             details={"keys": missing},
         )
     async with app.db.session() as s:
@@ -127,8 +164,11 @@ async def complete(app: AppContext, audit: Audit, request: CompletionRequest, ac
     outcome = evaluate(facts(template), result_facts(rows), dt.datetime.now(dt.UTC).date()).to_dict()
     outcome["open_at_completion"] = pre.open_keys
     outcome["reasons"] = [
-        {"key": k, "label": reason_label(template, k), "reason": request.reasons[k]} for k in pre.reason_keys
+        {"key": k, "label": reason_label(template, k, pre.photos_queued), "reason": request.reasons[k]}
+        for k in pre.reason_keys
     ]
+    if pre.queued:  # what stayed on the phones, as they last reported it
+        outcome["photos_queued"] = queued_json(pre.queued)
     outcome["ict"] = await ict_summary(app, audit, rows) | {"media_ever_live": pre.ever_live}
     await seal(app, audit.id, outcome, actor)
     return outcome

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.templating import Jinja2Templates
 
 from recorder import FileStore
-from recorder.ledger import SignedTreeHead, corrective_file, sealed_report
+from recorder.ledger import SignedTreeHead, corrective_file, corrective_video, sealed_report
 from recorder.package import PackageFile, write_package
 from server import capa, report, walkthrough
 from server.db import evidence_repo, ledger_repo, repo, walkthrough_repo
@@ -62,10 +62,16 @@ async def build_export(
         notes = [n for e in evidence.values() for n in await walkthrough_repo.list_annotations(s, e.id)]
         named = await report.people(s, audit)
         answers = {e.id: e for e in await capa.entries_of(s, audit_id)}
+        actions = await capa.actions_of(s, audit_id)
     values = [json.loads(e.body) for e in entries]
     files = package_files(store, values, evidence, segments, answers)
     manifest = await build_manifest(db, audit, consents, notes)
     extra_files = {"app.css": stylesheet()}
+    if actions:
+        when = dt.datetime.now(dt.UTC)
+        extra_files[CORRECTIVE_PAGE] = render_corrective_actions(
+            templates, audit, actions, values, answers, when
+        ).encode()
     if not any(sealed_report(v) for v in values):
         # Completed before reports were sealed, or not completed: rendered now, not evidence.
         when = dt.datetime.fromtimestamp(heads[-1].timestamp_ms / 1000, dt.UTC)
@@ -81,6 +87,54 @@ async def build_export(
         extra_files=extra_files,
         progress=progress,
     )
+
+
+CORRECTIVE_PAGE = "corrective-actions.html"
+
+
+def render_corrective_actions(
+    templates: Jinja2Templates,
+    audit: Audit,
+    actions: list[Any],
+    values: list[dict[str, Any]],
+    answers: dict[str, Any],
+    when: dt.datetime,
+) -> str:
+    """Each corrective action with the responses and decisions its ledger entries hold, the
+    photos and videos pointing into the package (the files verify checks)."""
+    items = []
+    for action in actions:
+        history = []
+        for v in values:
+            if v.get("type") != "corrective-action" or v.get("action") != action.id:
+                continue
+            data = v.get("data") or {}
+            row = answers.get(str(data.get("entry")))
+            history.append(
+                {
+                    "kind": v.get("kind"),
+                    "seq": v.get("seq"),
+                    "text": data.get("text"),
+                    "decision": data.get("decision"),
+                    "by": row.actor_name if row is not None else v.get("actor"),
+                    "photo": v.get("path"),
+                    "video": v.get("video_path"),
+                }
+            )
+        items.append(
+            {
+                "title": action.title,
+                "level": action.level,
+                "checkpoint": action.checkpoint_key,
+                "description": action.description,
+                "due_date": action.due_date.isoformat(),
+                "status": action.status,
+                "closed_at": iso(action.closed_at) if action.closed_at else None,
+                "entries": history,
+            }
+        )
+    context = {"audit": audit_json(audit), "actions": items, "generated_at": iso(when)}
+    return templates.env.get_template("corrective_actions_export.html").render(context)
 
 
 def report_blob(audit_id: str) -> str:
@@ -117,11 +171,19 @@ def package_files(
     files: list[PackageFile] = []
     for entry in entries:
         kind = entry["type"]
-        if corrective_file(entry):
+        if corrective_file(entry) or corrective_video(entry):
             answer = (answers or {}).get(entry["data"].get("entry"))
-            if answer is None or answer.blob is None:
-                raise ExportError(f"ledger entry {entry['seq']}: the corrective-action photo is missing")
-            files.append(PackageFile(entry["path"], _source(store, answer.blob), answer.sha256, answer.size))
+            if corrective_file(entry):
+                if answer is None or answer.blob is None:
+                    raise ExportError(f"ledger entry {entry['seq']}: the corrective-action photo is missing")
+                files.append(
+                    PackageFile(entry["path"], _source(store, answer.blob), answer.sha256, answer.size)
+                )
+            if corrective_video(entry):
+                if answer is None or answer.video_blob is None:
+                    raise ExportError(f"ledger entry {entry['seq']}: the corrective-action video is missing")
+                source = _source(store, answer.video_blob)
+                files.append(PackageFile(entry["video_path"], source, answer.video_sha256, answer.video_size))
         elif kind in ("still", "capture", "photo"):
             row = evidence.get(entry["evidence_id"])
             if row is None:

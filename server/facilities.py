@@ -155,12 +155,36 @@ def facility_json(row: Facility, cert: Certificate | None = None) -> dict[str, A
 
 
 @dataclass(frozen=True)
+class ActionsDue:
+    """Open corrective actions (not yet accepted) and how late the latest of them is."""
+
+    open: int = 0
+    overdue: int = 0
+    days_overdue: int = 0  # of the action most past its due date; 0 when none is overdue
+
+    @classmethod
+    def of(cls, dues: list[dt.date], today: dt.date) -> ActionsDue:
+        late = [(today - due).days for due in dues if due < today]
+        return cls(len(dues), len(late), max(late, default=0))
+
+    def to_json(self) -> dict[str, int]:
+        return {"open": self.open, "overdue": self.overdue, "days_overdue": self.days_overdue}
+
+
+def actions_due(found: list[tuple[str, dt.date]], today: dt.date, audit_id: str | None = None) -> ActionsDue:
+    """The summary of a facility's open actions (``found`` from facility_repo.open_actions),
+    or of one of its audits."""
+    return ActionsDue.of([due for aid, due in found if audit_id is None or aid == audit_id], today)
+
+
+@dataclass(frozen=True)
 class Supplier:
     """One row of a member's portfolio."""
 
     facility: Facility
     certificate: dict[str, Any] | None
     last_audit: dt.datetime | None
+    actions: ActionsDue = ActionsDue()
 
     @property
     def state(self) -> str:
@@ -191,6 +215,7 @@ class Supplier:
             "expires": self.expires,
             "expiring_soon": self.expiring_soon(now),
             "last_audit": iso(self.last_audit),
+            "actions": self.actions.to_json(),
         }
 
 
@@ -200,7 +225,12 @@ async def suppliers(s: AsyncSession, actor: Actor) -> list[Supplier]:
     ids = [r.id for r in rows]
     certs = await facility_repo.certificates_of(s, ids)
     last = await facility_repo.last_audits(s, ids, actor)
-    return [Supplier(r, certificate_json(certs.get(r.id)), last.get(r.id)) for r in rows]
+    due = await facility_repo.open_actions(s, ids, actor)
+    today = dt.datetime.now(dt.UTC).date()
+    return [
+        Supplier(r, certificate_json(certs.get(r.id)), last.get(r.id), actions_due(due.get(r.id, []), today))
+        for r in rows
+    ]
 
 
 SORTS = {
@@ -247,6 +277,8 @@ CSV_HEADER = [
     "expires",
     "expiring_soon",
     "last_audit",
+    "open_actions",
+    "days_overdue",
 ]
 
 
@@ -267,6 +299,8 @@ def portfolio_csv(rows: list[Supplier], now: dt.datetime) -> str:
                 r.expires or "",
                 "yes" if r.expiring_soon(now) else "no",
                 iso(r.last_audit) or "",
+                r.actions.open,
+                r.actions.days_overdue,
             ]
         )
     return out.getvalue()

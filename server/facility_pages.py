@@ -67,6 +67,8 @@ async def facility_page(request: Request) -> Response:
             cert = (await facility_repo.certificates_of(s, [row.id])).get(row.id)
             audits = await facility_repo.history(s, row.id, actor)
             linked = any(f.id == row.id for f in await facility_repo.suppliers(s, actor.org_id))
+            due = (await facility_repo.open_actions(s, [row.id], actor)).get(row.id, [])
+    today = dt.datetime.now(dt.UTC).date()
     if row is None:
         missing = {
             "user": user_json(actor),
@@ -77,7 +79,10 @@ async def facility_page(request: Request) -> Response:
     context: dict[str, Any] = {
         "user": user_json(actor),
         "facility": facilities.facility_json(row, cert),
-        "audits": [audit_json(a) for a in audits],
+        "audits": [
+            audit_json(a) | {"actions": facilities.actions_due(due, today, a.id).to_json()} for a in audits
+        ],
+        "actions": facilities.actions_due(due, today).to_json(),
         "status_labels": STATUS_LABELS,
         "may_link": can(actor, Action.MANAGE_SUPPLIERS),
         "linked": linked,

@@ -25,7 +25,7 @@ from server.settings import Settings
 
 access_log = logging.getLogger("virtual_audit.access")
 error_log = logging.getLogger("virtual_audit.errors")
-_SECRET_PATH = re.compile(r"^(/join/)[^/?]+")
+_SECRET_PATH = re.compile(r"^(/join/|/capa/|/api/capa/)[^/?]+")
 BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -60,7 +60,7 @@ _ERROR_PAGE = (
 
 
 def redact(path: str) -> str:
-    """Access logs never show invite tokens."""
+    """Access logs never show invite or corrective-action link tokens."""
     return _SECRET_PATH.sub(r"\1[redacted]", path)
 
 

@@ -10,14 +10,24 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from server import annotation_svg, capa, i18n, invite_links, phone_links, report, walkthrough
+from server import (
+    annotation_svg,
+    capa,
+    capa_links,
+    capa_video,
+    i18n,
+    invite_links,
+    phone_links,
+    report,
+    walkthrough,
+)
 from server.access import audit_and_facts, client_address
 from server.api.audits import create_from
 from server.api.certificates import review_json
 from server.auth import SESSION_COOKIE, current_actor
 from server.context import ctx
 from server.db import certificate_repo, evidence_repo, org_repo, repo, walkthrough_repo
-from server.db.models import Audit
+from server.db.models import Audit, Invite
 from server.errors import ApiError
 from server.phone_links import LinkProblem
 from server.policy import Action, Actor, AuditFacts, Decision, can, decide
@@ -64,7 +74,12 @@ def link_problem_page(request: Request, problem: LinkProblem) -> Response:
     if lang != "en" and key is not None:
         strings = ctx(request).catalogues.strings(lang)
         problem = dataclasses.replace(problem, title=strings[f"{key}Title"], message=strings[f"{key}Body"])
-    return render_phone(request, "phone_error.html", {"problem": problem}, problem.status)
+    # A link that was one (revoked, expired, its audit completed) shows the photos of its audit
+    # left on the phone, to be saved; an unknown link shows nothing of the phone's storage.
+    ended = "closed" if problem.code == "audit_completed" else "ended"
+    config = {"audit_id": problem.audit_id, "ended": ended} if problem.audit_id else None
+    context = {"problem": problem, "config": config}
+    return render_phone(request, "phone_error.html", context, problem.status)
 
 
 def safe_next(value: str | None) -> str:
@@ -286,10 +301,19 @@ async def console_page(request: Request) -> Response:
     return render(request, "console.html", context)
 
 
+async def open_phone_link(request: Request) -> tuple[Invite, Audit] | LinkProblem:
+    """The invite and audit of the path's phone link, or why it does not open. An audit being
+    completed this moment (its room closed, the completion not yet committed) is finished."""
+    async with ctx(request).db.session() as s:
+        opened = await phone_links.open_link(s, request.path_params["token"])
+    if not isinstance(opened, LinkProblem) and opened[1].id in ctx(request).sockets.sealing:
+        return dataclasses.replace(phone_links.COMPLETED, audit_id=opened[1].id)
+    return opened
+
+
 async def join_page(request: Request) -> Response:
     token = request.path_params["token"]
-    async with ctx(request).db.session() as s:
-        opened = await phone_links.open_link(s, token)
+    opened = await open_phone_link(request)
     if isinstance(opened, LinkProblem):
         return link_problem_page(request, opened)
     audit = opened[1]
@@ -299,8 +323,7 @@ async def join_page(request: Request) -> Response:
 
 async def techcheck_page(request: Request) -> Response:
     token = request.path_params["token"]
-    async with ctx(request).db.session() as s:
-        opened = await phone_links.open_link(s, token)
+    opened = await open_phone_link(request)
     if isinstance(opened, LinkProblem):
         return link_problem_page(request, opened)
     audit = opened[1]
@@ -351,8 +374,19 @@ async def report_page(request: Request) -> Response:
 
 
 def capa_photo_url(audit_id: str) -> Any:
-    def url(entry: Any) -> str:
-        return f"/api/audits/{audit_id}/actions/{entry.action_id}/responses/{entry.id}/photo"
+    """A response's photo or video, read by a signed-in user (access-logged)."""
+
+    def url(entry: Any, what: str = "photo") -> str:
+        return f"/api/audits/{audit_id}/actions/{entry.action_id}/responses/{entry.id}/{what}"
+
+    return url
+
+
+def capa_link_photo_url(base: str) -> Any:
+    """Photos and videos of the facility's own responses, read through its link."""
+
+    def url(entry: Any, what: str = "photo") -> str:
+        return f"{base}/{entry.action_id}/responses/{entry.id}/{what}"
 
     return url
 
@@ -362,20 +396,27 @@ async def capa_page(request: Request) -> Response:
     app = ctx(request)
     token = str(request.path_params["token"])
     try:
-        _, audit = await capa.valid_link(app, token)
+        _, audit = await capa_links.valid_link(app, token)
     except ApiError:
         message = "This link is invalid or was revoked. Ask your auditor for a new one."
         return render(
             request, "error.html", {"title": "Link not valid", "message": message, "user": None}, 404
         )
-    items = await capa.list_json(app, audit.id)
+    base = f"/api/capa/{token}/actions"
+    items = await capa.list_json(app, audit.id, capa_link_photo_url(base))
+    async with app.db.session() as s:
+        originals = await capa_links.with_originals(s, audit.id)
+    for item in items:
+        item["original"] = f"{base}/{item['id']}/original" if item["checkpoint"] in originals else None
     context = {
         "user": None,
         "audit": audit_json(audit),
         "actions": items,
-        "post_base": f"/api/capa/{token}/actions",
+        "post_base": base,
+        "video_seconds": capa_video.MAX_SECONDS,
+        "video_mb": capa_video.MAX_BYTES // (1024 * 1024),
     }
-    return render(request, "capa.html", context)
+    return render_phone(request, "capa.html", context)
 
 
 async def replay_page(request: Request) -> Response:

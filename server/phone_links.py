@@ -7,6 +7,7 @@ auditors' sign-in.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ class LinkProblem:
     status: int
     title: str
     message: str
+    # The link's audit, when the link was one: the page shows the photos of it still on the phone.
+    audit_id: str | None = None
 
 
 UNKNOWN = LinkProblem(
@@ -73,6 +76,6 @@ async def open_link(s: AsyncSession, token: str) -> tuple[Invite, Audit] | LinkP
     audit = await repo.get_audit(s, invite.audit_id) if invite else None
     problem = problem_of(invite, audit, utcnow())
     if problem is not None:
-        return problem
+        return dataclasses.replace(problem, audit_id=audit.id) if audit is not None else problem
     assert invite is not None and audit is not None
     return invite, audit

@@ -9,7 +9,9 @@ own pixel limit (``guard_image_decoder``) stands behind the header check.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
+import re
 import time
 from collections.abc import Callable
 
@@ -22,6 +24,7 @@ from server.ratelimit import RateLimiter
 from server.settings import Settings
 
 DECODE_SLOTS = 2
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _STATUS = {
     "unsupported": (415, "unsupported_image"),
     "unknown": (422, "not_an_image"),
@@ -86,3 +89,31 @@ def decode(data: bytes, info: ImageInfo) -> None:
     height, width = image.shape[:2]
     if abs(width - info.width / 8) > 1 or abs(height - info.height / 8) > 1:
         raise ApiError(422, "damaged_image", "the picture's data is not the size its header declares")
+
+
+def claimed_sha256(raw: object) -> str | None:
+    """The phone's SHA-256 of the photo (64 hex digits, either case), or None when it sent none."""
+    if raw in (None, ""):
+        return None
+    value = str(raw).strip().lower()
+    if not _SHA256.fullmatch(value):
+        raise ApiError(422, "invalid", "'sha256' must be 64 hexadecimal digits")
+    return value
+
+
+async def check_sha256(data: bytes, claimed: str | None) -> str:
+    """The SHA-256 of the bytes that arrived (hashed in a thread); refused when the phone's differs.
+
+    The phone hashed the exact bytes it stored and sent: a difference means they changed on
+    the way or in the page's storage, so the photo is not taken as evidence.
+    """
+    actual = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
+    if claimed is not None and claimed != actual:
+        raise ApiError(
+            422,
+            "hash_mismatch",
+            f"the photo's bytes have SHA-256 {actual} here but {claimed} on the phone: "
+            "they changed on the way; send the photo again",
+            details={"received_sha256": actual, "device_sha256": claimed},
+        )
+    return actual

@@ -57,6 +57,10 @@ class Action(enum.StrEnum):
     REVIEW = "review"  # the firm's quality review of a completed audit
     CAPA_LINK = "capa-link"  # give the facility (or revoke) its link to answer corrective actions
     DECIDE_CAPA = "decide-capa"  # accept or reject the facility's response to a corrective action
+    # The facility's corrective-action link (a token, never an account): answer its audit's
+    # actions, read back the photos and videos of its responses and each finding's original
+    # capture (to re-take it from the same angle). Nothing else; see ``link_decide``.
+    CAPA_ANSWER = "capa-answer"
     CREATE_AUDIT = "create-audit"
     MANAGE_TEMPLATES = "manage-templates"
     ADMINISTER = "administer"  # organisations, users, their tokens
@@ -182,6 +186,16 @@ def decide(actor: Actor, action: Action, audit: AuditFacts | None = None) -> Dec
     if audit is None or not may_see(actor, audit):
         return Decision.HIDDEN
     return Decision.ALLOWED if _allowed(actor, action, audit) else Decision.FORBIDDEN
+
+
+def link_decide(action: Action, link_audit_id: str, audit_id: str) -> Decision:
+    """May a facility's corrective-action link of ``link_audit_id`` do ``action`` on ``audit_id``?
+
+    A link reaches its own audit only, and only to answer it: anything else is hidden (404),
+    exactly like an audit a signed-in user may not see."""
+    if action is Action.CAPA_ANSWER and link_audit_id == audit_id:
+        return Decision.ALLOWED
+    return Decision.HIDDEN
 
 
 def can(actor: Actor, action: Action, audit: AuditFacts | None = None) -> bool:

@@ -27,13 +27,14 @@ import numpy as np
 
 from recorder import FileStore, SegmentInfo, SegmentWriter, Still, StoreError, encode_still, sharpness
 from recorder.recovery import segment_files
+from recorder.segments import SeqCounter
 from server.db import evidence_repo
 from server.db.engine import Database
 from server.db.models import Evidence
 from server.media.decoder import ChainDecoder
 from server.media.frames import EncodedFrame
 from server.media.hub import Room
-from server.recovery import recover_segments
+from server.recovery import camera_dir, camera_dirs, recover_segments
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 GOP_LIMIT = 900  # frames kept since the last keyframe (30 s at 30 fps), for captures
 MAX_CAPTURES = 4  # in progress at once per audit
 MAX_STILL_JOBS = 2  # queued periodic stills per audit; beyond this they are dropped and counted
+# Video that stops this long and comes back on the same connection (a short network drop
+# the connection survived) ends the segment: the recording shows the hole as a gap between
+# segments, not as a picture frozen inside one.
+VIDEO_GAP_S = 2.0
 
 
 class CaptureError(Exception):
@@ -120,8 +125,26 @@ async def stored_evidence(db: Database, audit_id: str, key: str | None) -> Evide
         return await evidence_repo.by_idempotency_key(s, audit_id, key)
 
 
+class CameraRecording:
+    """What the recorder keeps for one camera: its segment stream, frames since its last keyframe."""
+
+    def __init__(self, number: int, writer: SegmentWriter) -> None:
+        self.number = number
+        self.writer = writer
+        self.gop: list[EncodedFrame] = []
+        self.captures: list[tuple[CaptureJob, int]] = []
+        self.last_still_ns = 0
+        self.last_video_ns = 0  # arrival of the newest video frame (time.time_ns)
+        self.first_rtp: tuple[int, int] | None = None  # (ssrc, rtp timestamp) of the phone's first frame
+
+    def media_time(self, frame: EncodedFrame) -> float:
+        if self.first_rtp is None or self.first_rtp[0] != frame.ssrc:
+            self.first_rtp = (frame.ssrc, frame.rtp_timestamp)
+        return ((frame.rtp_timestamp - self.first_rtp[1]) % (1 << 32)) / 90_000
+
+
 class RoomRecorder:
-    """The recorder of one live audit in this process."""
+    """The recorder of one live audit in this process: one segment stream per camera."""
 
     def __init__(
         self,
@@ -138,60 +161,80 @@ class RoomRecorder:
         self.settings = settings
         self.pool = pool
         self.loop = asyncio.get_running_loop()
-        directory = store.root / self.audit_id / "recording"
-        # Listed before the writer starts, so none of them is a segment it is writing.
-        leftovers = segment_files(directory)
-        self.writer = SegmentWriter(
-            directory,
-            max_segment_seconds=settings.segment_seconds,
-            on_closed=self._segment_closed,
-            on_error=self._writer_error,
-        )
-        self.gop: list[EncodedFrame] = []
-        self.captures: list[tuple[CaptureJob, int]] = []
+        self.directory = store.root / self.audit_id / "recording"
+        # Listed before any writer starts, so none of them is a segment a writer is writing.
+        leftovers = [(n, segment_files(d)) for n, d in camera_dirs(self.directory)]
+        self.seqs = SeqCounter(lambda: [d for _, d in camera_dirs(self.directory)])
+        self.cameras: dict[int, CameraRecording] = {}
         self.keyed: dict[str, asyncio.Future[Evidence]] = {}  # captures in progress by idempotency key
-        self.last_still_ns = 0
         self.still_jobs = 0
         self.stats = {"stills": 0, "stills_dropped": 0, "still_errors": 0, "captures": 0, "capture_errors": 0}
-        self._first_rtp: tuple[int, int] | None = None  # (ssrc, rtp timestamp) of the source's first frame
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._unsubscribe = [
-            room.subscribe("video", self.on_video),
-            room.subscribe("audio", self.writer.write),
-        ]
+        self._unsubscribe = [room.subscribe_cameras(self.on_frame)]
         room.on_source_change(self._source_changed)
         room.closers.append(self.close)
         room.keyframe_interval = min(room.keyframe_interval, settings.still_interval)
-        self.writer.start()
-        if leftovers:
-            self._spawn(recover_segments(db, store, self.audit_id, leftovers, settings.quarantine_dir))
+        self.camera(1)  # camera 1's writer exists from the start, as before there were several
+        for camera, files in leftovers:
+            if files:
+                self._spawn(
+                    recover_segments(db, store, self.audit_id, files, settings.quarantine_dir, camera)
+                )
+
+    @property
+    def writer(self) -> SegmentWriter:
+        """Camera 1's segment writer."""
+        return self.camera(1).writer
+
+    def camera(self, number: int) -> CameraRecording:
+        """The recording of camera ``number``, its writer started on first use."""
+        found = self.cameras.get(number)
+        if found is None:
+            writer = SegmentWriter(
+                camera_dir(self.directory, number),
+                max_segment_seconds=self.settings.segment_seconds,
+                on_closed=lambda info: self._segment_closed(info, number),
+                on_error=self._writer_error,
+                seq_source=self.seqs,
+            )
+            found = self.cameras[number] = CameraRecording(number, writer)
+            writer.start()
+        return found
 
     # -- on the event loop: cheap -------------------------------------------------------
-    def on_video(self, frame: EncodedFrame) -> None:
-        self.writer.write(frame)
+    def on_frame(self, number: int, frame: EncodedFrame) -> None:
+        cam = self.camera(number)
+        if frame.kind == "video":
+            last, cam.last_video_ns = cam.last_video_ns, frame.arrival_ns
+            if last and frame.arrival_ns - last > VIDEO_GAP_S * 1e9:
+                # The picture stopped and came back on the same connection: a gap in the
+                # recording, not frozen frames. A new segment from the next key frame, asked for now.
+                cam.writer.split()
+                cam.gop = []
+                self.room.request_keyframe(number)
+        cam.writer.write(frame)
+        if frame.kind != "video":
+            return
         if frame.keyframe:
-            self.gop = [frame]
-        elif self.gop and len(self.gop) < GOP_LIMIT:
-            self.gop.append(frame)
+            cam.gop = [frame]
+        elif cam.gop and len(cam.gop) < GOP_LIMIT:
+            cam.gop.append(frame)
         else:
-            self.gop = []  # too long since a keyframe to decode from: wait for the next one
-        for job, end_ns in self.captures:
+            cam.gop = []  # too long since a keyframe to decode from: wait for the next one
+        for job, end_ns in cam.captures:
             if frame.arrival_ns <= end_ns:
                 job.feed(frame)
         interval_ns = int(self.settings.still_interval * 1e9)
-        if frame.keyframe and frame.arrival_ns - self.last_still_ns >= interval_ns * 0.6:
-            self.last_still_ns = frame.arrival_ns
-            self._periodic_still(frame)
+        if frame.keyframe and frame.arrival_ns - cam.last_still_ns >= interval_ns * 0.6:
+            cam.last_still_ns = frame.arrival_ns
+            self._periodic_still(cam, frame)
 
-    def _source_changed(self) -> None:
-        self.writer.restart()
-        self.gop = []
-        self._first_rtp = None
-
-    def media_time(self, frame: EncodedFrame) -> float:
-        if self._first_rtp is None or self._first_rtp[0] != frame.ssrc:
-            self._first_rtp = (frame.ssrc, frame.rtp_timestamp)
-        return ((frame.rtp_timestamp - self._first_rtp[1]) % (1 << 32)) / 90_000
+    def _source_changed(self, number: int) -> None:
+        cam = self.cameras.get(number)
+        if cam is not None:
+            cam.writer.restart()
+            cam.gop = []
+            cam.first_rtp = None
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -199,18 +242,18 @@ class RoomRecorder:
         task.add_done_callback(self._tasks.discard)
 
     # -- periodic stills ----------------------------------------------------------------
-    def _periodic_still(self, frame: EncodedFrame) -> None:
+    def _periodic_still(self, cam: CameraRecording, frame: EncodedFrame) -> None:
         if self.still_jobs >= MAX_STILL_JOBS:
             self.stats["stills_dropped"] += 1
             log.warning("audit %s: recorder behind, still dropped", self.audit_id)
             return
         self.still_jobs += 1
-        self._spawn(self._make_still(frame, self.media_time(frame)))
+        self._spawn(self._make_still(frame, cam.media_time(frame), cam.number))
 
-    async def _make_still(self, frame: EncodedFrame, media_time: float) -> None:
+    async def _make_still(self, frame: EncodedFrame, media_time: float, camera: int) -> None:
         try:
             picture = await self.loop.run_in_executor(self.pool, self._decode_keyframe, frame)
-            await self._persist(picture, "still", media_time, None, None)
+            await self._persist(picture, "still", media_time, None, None, camera=camera)
             self.stats["stills"] += 1
         except (StoreError, CaptureError, OSError) as exc:
             self.stats["still_errors"] += 1
@@ -233,19 +276,20 @@ class RoomRecorder:
 
     # -- captures ------------------------------------------------------------------------
     async def capture(
-        self, checkpoint: str | None, requested_by: str, key: str | None = None
+        self, checkpoint: str | None, requested_by: str, key: str | None = None, camera: int | None = None
     ) -> tuple[Evidence, bool]:
-        """Take the sharpest frame of the next window; returns it once it is durable, and
-        whether it is new. ``key`` (see :func:`evidence_repo.idempotency_key`) makes a retry
-        get the item of the first request, even while that one is still being taken."""
+        """Take the sharpest frame of ``camera``'s next window (default: the room's primary
+        camera); returns it once it is durable, and whether it is new. ``key`` (see
+        :func:`evidence_repo.idempotency_key`) makes a retry get the item of the first
+        request, even while that one is still being taken."""
         if key is None:
-            return await self._capture(checkpoint, requested_by, None), True
+            return await self._capture(checkpoint, requested_by, None, camera), True
         running = self.keyed.get(key)
         if running is not None:
             return await asyncio.shield(running), False
         if (done := await stored_evidence(self.db, self.audit_id, key)) is not None:
             return done, False
-        task = self.keyed[key] = asyncio.ensure_future(self._capture(checkpoint, requested_by, key))
+        task = self.keyed[key] = asyncio.ensure_future(self._capture(checkpoint, requested_by, key, camera))
         try:
             return await asyncio.shield(task), True
         finally:
@@ -254,17 +298,24 @@ class RoomRecorder:
             else:
                 task.add_done_callback(lambda _: self.keyed.pop(key, None))
 
-    async def _capture(self, checkpoint: str | None, requested_by: str, key: str | None) -> Evidence:
-        if not self.room.is_live():
-            raise CaptureError("the facility camera is not live")
-        if len(self.captures) >= MAX_CAPTURES:
+    async def _capture(
+        self, checkpoint: str | None, requested_by: str, key: str | None, camera: int | None
+    ) -> Evidence:
+        number = camera if camera is not None else self.room.primary_camera()
+        if number is None or not self.room.is_live(number):
+            several = len(self.room.cameras) > 1 or (camera or 1) > 1
+            raise CaptureError(
+                f"camera {number} is not live" if several and number else "the facility camera is not live"
+            )
+        if sum(len(c.captures) for c in self.cameras.values()) >= MAX_CAPTURES:
             raise CaptureError("too many captures in progress; try again in a moment")
+        cam = self.camera(number)
         now = time.time_ns()
         window = self.settings.capture_window_ms * 1_000_000
-        job = CaptureJob(list(self.gop), now, self._store_still)
+        job = CaptureJob(list(cam.gop), now, self._store_still)
         entry = (job, now + window)
-        self.captures.append(entry)
-        self.room.request_keyframe()
+        cam.captures.append(entry)
+        self.room.request_keyframe(number)
         self.loop.call_later(window / 1e9, job.finish)
         try:
             picture = await asyncio.wrap_future(job.result)
@@ -276,9 +327,9 @@ class RoomRecorder:
             self.stats["capture_errors"] += 1
             raise
         finally:
-            self.captures.remove(entry)
+            cam.captures.remove(entry)
         row = await self._persist(
-            picture, "capture", self.media_time(picture.frame), checkpoint, requested_by, key
+            picture, "capture", cam.media_time(picture.frame), checkpoint, requested_by, key, number
         )
         self.stats["captures"] += 1
         return row
@@ -291,6 +342,7 @@ class RoomRecorder:
         checkpoint: str | None,
         requested_by: str | None,
         key: str | None = None,
+        camera: int = 1,
     ) -> Evidence:
         frame, still = picture.frame, picture.still
         async with self.db.session() as s:
@@ -311,28 +363,35 @@ class RoomRecorder:
                 requested_by=requested_by,
                 blob=picture.blob,
                 idempotency_key=key,
+                camera=camera,
             )
 
     # -- segments ------------------------------------------------------------------------
-    def _segment_closed(self, info: SegmentInfo) -> None:
+    def _segment_closed(self, info: SegmentInfo, camera: int) -> None:
         """Writer thread: hand the closed segment to the loop for its row."""
         with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._spawn, self._persist_segment(info))
+            self.loop.call_soon_threadsafe(self._spawn, self._persist_segment(info, camera))
 
     def _writer_error(self, exc: Exception) -> None:
         log.error("audit %s: recording error: %s", self.audit_id, exc)
 
-    async def _persist_segment(self, info: SegmentInfo) -> None:
-        async with self.db.session() as s:
-            fields = evidence_repo.segment_fields(self.audit_id, info, self.store.root)
-            await evidence_repo.add_segment(s, **fields)
+    async def _persist_segment(self, info: SegmentInfo, camera: int) -> None:
+        try:
+            async with self.db.session() as s:
+                fields = evidence_repo.segment_fields(self.audit_id, info, self.store.root, camera)
+                await evidence_repo.add_segment(s, **fields)
+        except Exception:
+            # The files are closed and fsynced: the recovery at the next start or room opening
+            # registers a segment file without a row, so it is not lost, only marked recovered.
+            log.exception("audit %s: segment %d has no row yet", self.audit_id, info.seq)
 
     async def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        for job, _ in self.captures:
-            job.finish()
-        await asyncio.to_thread(self.writer.close)
+        for cam in self.cameras.values():
+            for job, _ in cam.captures:
+                job.finish()
+        await asyncio.gather(*(asyncio.to_thread(c.writer.close) for c in list(self.cameras.values())))
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 

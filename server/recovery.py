@@ -3,8 +3,9 @@
 At start-up, before the server accepts a request, every recording segment on disk without a
 row is recovered (:func:`recorder.recovery.recover_segment`): its intact prefix gets a row
 and a ledger entry marked ``recovered``, and each audit that gained one gets a freshly signed
-tree head. Files that are no evidence (a picture whose row was never committed, temporary
-files of interrupted writes, an index without its segment) are moved to the quarantine
+tree head. Files that are no evidence (a picture whose row was never committed, a corrective-action
+photo or video whose response was never committed, temporary files of interrupted writes,
+an index without its segment) are moved to the quarantine
 folder under the data directory with a log line: never deleted, never listed as evidence.
 A room that opens recovers its audit's leftovers the same way, in the background.
 """
@@ -34,13 +35,14 @@ from recorder.recovery import (
 )
 from server.db import evidence_repo
 from server.db.engine import Database
-from server.db.models import Audit
+from server.db.models import Audit, CorrectiveActionEntry
 from server.ledger_service import LedgerSigner
 
 log = logging.getLogger(__name__)
 
 TEMPORARY = (".tmp", ".part")
 PICTURE_DIRS = ("stills", "photos")
+CAPA_DIR = "corrective-actions"  # a facility's response photos and videos (server/capa.py)
 INDEX_SUFFIX = ".index.jsonl"
 
 
@@ -68,14 +70,35 @@ async def recover_at_start(
         if audit_id not in known:
             log.warning("evidence folder %s belongs to no audit in the database; left as it is", audit_id)
             continue
-        directory = store.root / audit_id / "recording"
-        candidates = await asyncio.to_thread(segment_files, directory)
-        for seq in await recover_segments(db, store, audit_id, candidates, quarantine):
-            report.segments.append((audit_id, seq))
+        for camera, directory in await asyncio.to_thread(camera_dirs, store.root / audit_id / "recording"):
+            candidates = await asyncio.to_thread(segment_files, directory)
+            for seq in await recover_segments(db, store, audit_id, candidates, quarantine, camera):
+                report.segments.append((audit_id, seq))
         report.quarantined += await sweep(db, store, audit_id, quarantine)
     for audit_id in sorted({audit_id for audit_id, _ in report.segments}):
         await signer.sign(audit_id)
     return report
+
+
+def camera_dir(recording: Path, camera: int) -> Path:
+    """Where camera ``camera``'s segment stream is written: camera 1 in ``recording`` itself."""
+    return recording if camera == 1 else recording / f"camera-{camera}"
+
+
+def camera_dirs(recording: Path) -> list[tuple[int, Path]]:
+    """Every camera's segment directory under an audit's ``recording`` folder, camera 1 first."""
+    found = [(1, recording)]
+    if recording.is_dir():
+        for path in sorted(recording.iterdir()):
+            if path.is_dir() and is_camera_dir_name(path.name):
+                found.append((int(path.name.removeprefix("camera-")), path))
+    return found
+
+
+def is_camera_dir_name(name: str) -> bool:
+    """Whether ``name`` is the folder of a camera's segment stream after the first (``camera-2``)."""
+    number = name.removeprefix("camera-")
+    return name.startswith("camera-") and number.isdigit() and int(number) > 1
 
 
 async def _known_audits(db: Database, ids: list[str]) -> set[str]:
@@ -101,7 +124,12 @@ def _audit_dirs(root: Path) -> list[str]:
 
 
 async def recover_segments(
-    db: Database, store: FileStore, audit_id: str, candidates: Iterable[Path], quarantine: Path
+    db: Database,
+    store: FileStore,
+    audit_id: str,
+    candidates: Iterable[Path],
+    quarantine: Path,
+    camera: int = 1,
 ) -> list[int]:
     """Recover those of ``candidates`` (an audit's segment files) that have no row; their seqs."""
     async with db.session() as s:
@@ -122,17 +150,19 @@ async def recover_segments(
         except Exception:
             log.exception("audit %s: recovering segment %d failed; left as it is", audit_id, seq)
             continue
-        await _persist(db, store, audit_id, result)
+        await _persist(db, store, audit_id, result, camera)
         recovered.append(seq)
     return recovered
 
 
-async def _persist(db: Database, store: FileStore, audit_id: str, result: RecoveredSegment) -> None:
+async def _persist(
+    db: Database, store: FileStore, audit_id: str, result: RecoveredSegment, camera: int = 1
+) -> None:
     info = result.info
     async with db.session() as s:
         await evidence_repo.add_segment(
             s,
-            **evidence_repo.segment_fields(audit_id, info, store.root),
+            **evidence_repo.segment_fields(audit_id, info, store.root, camera),
             recovered_at=dt.datetime.now(dt.UTC),
             stopped_ns=result.stopped_ns,
             lost_video_frames=result.lost_video_frames,
@@ -154,8 +184,14 @@ async def sweep(db: Database, store: FileStore, audit_id: str, quarantine: Path)
     async with db.session() as s:
         pictures = {e.blob for e in await evidence_repo.list_evidence(s, audit_id, limit=10**9)}
         segments = await evidence_repo.list_segments(s, audit_id)
+        answers = await s.execute(
+            select(CorrectiveActionEntry.blob, CorrectiveActionEntry.video_blob).where(
+                CorrectiveActionEntry.audit_id == audit_id
+            )
+        )
+        responses = {blob for pair in answers for blob in pair if blob}
     recording = {g.blob for g in segments} | {g.index_blob for g in segments}
-    return await asyncio.to_thread(_sweep, store.root, audit_id, pictures, recording, quarantine)
+    return await asyncio.to_thread(_sweep, store.root, audit_id, pictures | responses, recording, quarantine)
 
 
 def _sweep(root: Path, audit_id: str, pictures: set[str], recording: set[str], quarantine: Path) -> list[str]:
@@ -175,10 +211,14 @@ def _leftover(path: Path, rel: str, pictures: set[str], recording: set[str]) -> 
     """Why ``path`` is no evidence, or None when it is (or may be) evidence."""
     if path.name.endswith(TEMPORARY):
         return "temporary file of an interrupted write"
-    parts = PurePosixPath(rel).parts  # audit id, folder, name
+    parts = PurePosixPath(rel).parts  # audit id, folder, name; or audit id, recording, camera-n, name
     folder = parts[1] if len(parts) == 3 else None
+    if len(parts) == 4 and parts[1] == "recording" and is_camera_dir_name(parts[2]):
+        folder = "recording"  # camera n's segment stream: the same rules as camera 1's
     if folder in PICTURE_DIRS and rel not in pictures:
         return "picture without an evidence row"
+    if folder == CAPA_DIR and rel not in pictures:
+        return "corrective-action upload without a committed response"
     if folder == "recording" and path.name.endswith(INDEX_SUFFIX) and rel not in recording:
         stem = path.name.removesuffix(INDEX_SUFFIX)
         if not any(path.with_name(stem + suffix).exists() for _, suffix in FORMATS.values()):

@@ -75,6 +75,7 @@ async def replay_manifest(db: Database, audit_id: str) -> dict[str, Any]:
                 "url": f"/api/audits/{audit_id}/replay/segments/{g.seq}",
                 "sha256": g.sha256,
                 "recovered": evidence_repo.recovered_json(g),
+                "camera": g.camera,
             }
             for g in segments
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,13 @@ def guard_image_decoder(environ: MutableMapping[str, str]) -> None:
     An operator's own ``OPENCV_IO_MAX_IMAGE_PIXELS`` is left alone.
     """
     environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(DECODER_PIXEL_CEILING))
+
+
+# A TURN server URL for --turn-url: no credentials in it (they are made per participant).
+TURN_URL = re.compile(
+    r"turns?:(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:\?transport=(?:udp|tcp))?"
+)
+ICE_TRANSPORT_POLICIES = ("all", "relay")
 
 
 class SettingsError(ValueError):
@@ -84,6 +92,11 @@ class Settings:
     keyfile: Path | None = None
     certs_dir: Path = Path("certs")
     ice_servers: tuple[IceServer, ...] = field(default_factory=tuple)
+    # TURN servers that get a short-lived credential per participant (server/turn.py); the
+    # shared secret is never shown (repr) nor logged.
+    turn_urls: tuple[str, ...] = field(default_factory=tuple)
+    turn_secret: str | None = field(default=None, repr=False)
+    ice_transport_policy: str = "all"  # "relay": browsers use TURN relays only
     public_url: str | None = None
     session_hours: float = 12.0
     invite_ttl_minutes: int = 240
@@ -105,6 +118,9 @@ class Settings:
     certificate_long_years: int = 2
     certificate_short_years: int = 1
     certificate_long_score: float = 0.95
+    # Key ids (hex SHA-256 of the raw Ed25519 key) of the witnesses whose cosignatures count;
+    # empty: every valid cosignature counts (a development default, see docs/ledger.md)
+    trusted_witnesses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -137,8 +153,33 @@ class Settings:
             raise SettingsError(
                 "certificate validity must be 1-10 years, the short one no longer than the long one"
             )
+        self._check_turn()
         if not 0 < self.certificate_long_score <= 1:
             raise SettingsError("the certificate score for the long validity must be above 0 and at most 1")
+        for witness in self.trusted_witnesses:
+            if len(witness) != 64 or any(c not in "0123456789abcdef" for c in witness):
+                raise SettingsError(
+                    f"a trusted witness is a key id (64 lowercase hex digits), got {witness[:80]!r}"
+                )
+
+    def _check_turn(self) -> None:
+        for url in self.turn_urls:
+            if not TURN_URL.fullmatch(url):
+                raise SettingsError(
+                    "a TURN URL must look like turn:HOST[:PORT][?transport=udp|tcp] or turns:..., "
+                    "without credentials (they are made per participant from --turn-secret)"
+                )
+        if bool(self.turn_urls) != bool(self.turn_secret):
+            raise SettingsError("--turn-url and --turn-secret go together")
+        if self.ice_transport_policy not in ICE_TRANSPORT_POLICIES:
+            raise SettingsError(
+                f"ICE transport policy must be all or relay, got {self.ice_transport_policy!r}"
+            )
+        has_turn = bool(self.turn_urls) or any(s.urls.startswith("turn") for s in self.ice_servers)
+        if self.ice_transport_policy == "relay" and not has_turn:
+            raise SettingsError(
+                "ICE transport policy relay needs a TURN server (--turn-url or --ice-server turn:...)"
+            )
 
     @property
     def database_url(self) -> str:
@@ -164,6 +205,10 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def witness_counts(self, key_id: str) -> bool:
+        """Whether a cosignature by this witness key counts (every one, when none is configured)."""
+        return not self.trusted_witnesses or key_id in self.trusted_witnesses
 
     def ice_servers_json(self) -> list[dict[str, str]]:
         return [s.as_browser_dict() for s in self.ice_servers]

@@ -61,6 +61,11 @@ def evidence_json(row: Evidence) -> dict[str, Any]:
         "sharpness": round(row.sharpness, 2),
         "checkpoint": row.checkpoint,
         "requested_by": row.requested_by,
+        # A photo's two times and its hash as the phone computed it (null for stills and captures).
+        "device_time": iso(row.device_time),
+        "device_sha256": row.device_sha256,
+        # Which camera: a still's or capture's phone, a photo's as that phone said (null: not said).
+        "camera": row.camera,
         "image_url": f"/api/evidence/{row.id}/image",
     }
 
@@ -81,4 +86,5 @@ def segment_json(row: Segment) -> dict[str, Any]:
         "url": f"/api/audits/{row.audit_id}/recording/{row.seq}",
         "index_url": f"/api/audits/{row.audit_id}/recording/{row.seq}/index",
         "recovered": recovered_json(row),
+        "camera": row.camera,
     }

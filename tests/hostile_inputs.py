@@ -91,7 +91,11 @@ class SocketReader:
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
-                self.messages.append(json.loads(raw))
+                message = json.loads(raw)
+                if message.get("type") == "ping":  # the server's heartbeat, as a browser answers it
+                    await self.ws.send('{"type": "pong"}')
+                    continue
+                self.messages.append(message)
                 self.arrived.set()
         except websockets.ConnectionClosed:
             pass

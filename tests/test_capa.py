@@ -18,7 +18,7 @@ from server.db import ledger_repo
 from server.db.ledger_repo import AuditSealed, commit_with_entry
 from server.db.models import AuditEvent, CorrectiveAction
 from tests.parties import Parties, jpeg, make_parties
-from tests.support import COMPLETE_ANYWAY, LiveServer, live_server
+from tests.support import COMPLETE_ANYWAY, LiveServer, live_server, new_invite
 from tests.test_certificates import TEMPLATE, accept, public_file
 
 DUE = "2031-05-01"
@@ -31,13 +31,25 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
         yield live
 
 
-async def audit_with_finding(parties: Parties, facility: str = "Plant One") -> str:
-    """A completed, passing audit of Firm A whose fence (a should) does not meet."""
+async def audit_with_finding(
+    parties: Parties, facility: str = "Plant One", fence_photo: bytes | None = None
+) -> str:
+    """A completed, passing audit of Firm A whose fence (a should) does not meet; with
+    ``fence_photo``, the phone took that photo of the fence during the audit."""
     async with parties.client("lead") as http:
         r = await http.post("/api/templates", content=TEMPLATE, headers={"Content-Type": "application/yaml"})
         assert r.status_code in (200, 201, 409), r.text
         body = {"facility": {"name": facility, "country": "VN"}, "template": "cert-check"}
         audit_id = str((await http.post("/api/audits", json=body)).json()["id"])
+        if fence_photo is not None:
+            invite = await new_invite(http, audit_id)
+            r = await http.post(
+                f"/api/audits/{audit_id}/photos",
+                data={"checkpoint": "fence"},
+                files={"file": ("fence.jpg", fence_photo, "image/jpeg")},
+                headers={"Authorization": f"Invite {invite['token']}"},
+            )
+            assert r.status_code == 201, r.text
         results = {
             "gate": {"result": "meets"},
             "fence": {"result": "does_not_meet", "corrective_action": "Repair the fence", "due_date": DUE},

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import websockets
 
 from server.db.models import Segment
-from tests.support import LiveServer
+from tests.support import LiveServer, new_invite
+from tests.test_guided_signaling import next_of
 
 TEMPLATE = """\
 key: gate-check
@@ -171,3 +174,57 @@ async def test_reasons_are_sealed_in_the_ledger_and_shown_on_the_report(
         report = (await http.get(f"/audits/{audit_id}/report")).text
         assert "Camera broke; seen on photos." in report and "No gate at this site." in report
         assert (await http.get(f"/api/audits/{audit_id}/complete")).status_code == 409
+
+
+async def queue_report(server: LiveServer, audit_id: str, token: str, count: int) -> None:
+    """A phone (the same device each time) joins, reports ``count`` photos waiting, and leaves
+    once the report is handled (its ping is answered after it): the phone's last word stays."""
+    async with websockets.connect(server.ws_url(audit_id)) as phone:
+        await phone.send(json.dumps({"type": "join", "token": token, "device": "phone-device-1"}))
+        await next_of(phone, "welcome")
+        oldest = 30.0 if count else None
+        report = {"type": "photo-queue", "count": count, "bytes": count * 2_000_000, "oldest_s": oldest}
+        await phone.send(json.dumps(report))
+        await phone.send(json.dumps({"type": "ping"}))
+        await next_of(phone, "pong")
+
+
+async def test_photos_still_on_a_phone_need_a_written_reason_to_complete(
+    server: LiveServer, api_token: str
+) -> None:
+    async with server.client(api_token) as http:
+        await http.post("/api/templates", content=TEMPLATE, headers={"Content-Type": "application/yaml"})
+        audit_id = await audit_for(server, http, CASES[5])  # live, all meets: nothing else to explain
+        invite = await new_invite(http, audit_id, label="Rahim")
+        preview = (await http.get(f"/api/audits/{audit_id}/complete")).json()
+        assert preview["reasons_required"] == [] and preview["photos_queued"]["count"] == 0
+
+        # The phone reports two photos waiting, then loses its link: the server still knows.
+        await queue_report(server, audit_id, invite["token"], 2)
+        preview = (await http.get(f"/api/audits/{audit_id}/complete")).json()
+        assert [r["key"] for r in preview["reasons_required"]] == ["photos_queued"]
+        assert preview["reasons_required"][0]["label"].startswith("2 photos taken on the facility phone")
+        [phone] = preview["photos_queued"]["phones"]
+        assert (phone["name"], phone["count"], phone["bytes"]) == ("Rahim", 2, 4_000_000)
+
+        # Its queue emptied (the photos arrived): nothing to explain any more.
+        await queue_report(server, audit_id, invite["token"], 0)
+        preview = (await http.get(f"/api/audits/{audit_id}/complete")).json()
+        assert preview["reasons_required"] == [] and preview["photos_queued"]["phones"] == []
+
+        await queue_report(server, audit_id, invite["token"], 1)
+        r = await http.post(f"/api/audits/{audit_id}/complete", json={"confirm_open": True})
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["code"] == "reason_required"
+        assert r.json()["error"]["keys"] == ["photos_queued"]
+        assert "1 photo taken on the facility phone" in r.json()["error"]["message"]
+
+        reason = "Phone out of battery; the facility hands the photo over by e-mail."
+        r = await http.post(f"/api/audits/{audit_id}/complete", json={"reasons": {"photos_queued": reason}})
+        assert r.status_code == 200, r.text
+        entries = (await http.get(f"/api/audits/{audit_id}/ledger")).json()["entries"]
+        sealed = entries[-1]["data"]["outcome"]
+        assert [(item["key"], item["reason"]) for item in sealed["reasons"]] == [("photos_queued", reason)]
+        assert sealed["photos_queued"]["count"] == 1
+        assert sealed["photos_queued"]["phones"][0]["name"] == "Rahim"
+        assert reason in (await http.get(f"/audits/{audit_id}/report")).text

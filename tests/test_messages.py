@@ -61,3 +61,28 @@ def test_oversized_message() -> None:
 
 def test_error_message_shape() -> None:
     assert m.error("x", "y") == {"type": "error", "code": "x", "message": "y"}
+
+
+def test_cameras_are_named_by_number() -> None:
+    assert m.parse('{"type": "select-camera", "camera": 2}') == m.SelectCamera(2)
+    assert m.parse('{"type": "pointer", "x": 0.5, "y": 0.5, "camera": 2}') == m.Pointer(0.5, 0.5, 2)
+    assert m.parse('{"type": "pointer", "x": 0.5, "y": 0.5}') == m.Pointer(0.5, 0.5, None)
+    assert m.parse('{"type": "capture", "camera": 1}') == m.Capture(None, None, 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "select-camera"}',
+        '{"type": "select-camera", "camera": 0}',
+        '{"type": "select-camera", "camera": 10}',
+        '{"type": "select-camera", "camera": true}',
+        '{"type": "select-camera", "camera": "2"}',
+        '{"type": "capture", "camera": 1.5}',
+        '{"type": "pointer", "x": 0, "y": 0, "camera": -1}',
+    ],
+)
+def test_bad_camera_numbers_are_invalid(text: str) -> None:
+    with pytest.raises(m.MessageError) as refused:
+        m.parse(text)
+    assert refused.value.code == "invalid" and "camera" in refused.value.message

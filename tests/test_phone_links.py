@@ -43,3 +43,26 @@ async def test_each_broken_link_gets_its_own_message_and_no_sign_in_link(
             page = await anonymous.get(path)
             assert page.status_code == 200
             assert "/login" not in page.text and 'href="/"' not in page.text, path
+
+
+async def test_a_link_opened_while_its_audit_is_being_completed_says_it_is_finished(
+    server: LiveServer, api_token: str
+) -> None:
+    """The phones are told the audit is finished before the completion commits (the report is
+    sealed, the ledger signed): a link opened in between is finished, not a live page."""
+    async with server.client(api_token) as http:
+        audit_id = await new_audit(http)
+        invite = await new_invite(http, audit_id)
+    sealing = server.app_ctx().sockets.sealing
+    sealing.add(audit_id)
+    try:
+        async with server.client() as anonymous:
+            for path in (f"/join/{invite['token']}", f"/join/{invite['token']}/check"):
+                page = await anonymous.get(path)
+                assert page.status_code == 410, path
+                assert 'data-code="audit_completed"' in page.text, path
+                assert f'"audit_id": "{audit_id}"' in page.text, "the page cannot offer the photos kept"
+    finally:
+        sealing.discard(audit_id)
+    async with server.client() as anonymous:
+        assert (await anonymous.get(f"/join/{invite['token']}")).status_code == 200

@@ -164,6 +164,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audits/{audit_id}/actions/{action_id}/responses/{entry_id}/photo"): audit_rule(
         SIGNED_IN, OK_OR_404
     ),
+    ("GET", "/api/audits/{audit_id}/actions/{action_id}/responses/{entry_id}/video"): audit_rule(
+        SIGNED_IN, OK_OR_404
+    ),
 }
 
 # Routes that answer without an account or with an invite instead: checked by their own tests.
@@ -190,6 +193,9 @@ PUBLIC = {
     # corrective actions: the facility's link is the key (tests/test_capa.py)
     ("GET", "/capa/{token}"),
     ("POST", "/api/capa/{token}/actions/{action_id}/responses"),
+    ("GET", "/api/capa/{token}/actions/{action_id}/responses/{entry_id}/photo"),
+    ("GET", "/api/capa/{token}/actions/{action_id}/responses/{entry_id}/video"),
+    ("GET", "/api/capa/{token}/actions/{action_id}/original"),
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/audits/{audit_id}/invites"): {"ttl_minutes": 0},

@@ -9,6 +9,7 @@ import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -376,3 +377,24 @@ def iter_frames(clip: EncodedClip, opus: list[bytes]) -> Iterator[Frame]:
         yield from by_arrival(video, [f for f in audio if f.arrival_ns < horizon])
         n += len(clip.frames)
         t0 = horizon
+
+
+def test_blocks_never_go_back_in_time_when_video_arrives_a_second_late(
+    tmp_path: Path, clip: EncodedClip, opus: list[bytes]
+) -> None:
+    """Browsers refuse a WebM cluster whose blocks go back in time, so a segment must be in time
+    order across audio and video even when the first key frame took 1 s to arrive (a thin
+    uplink) while the audio came on time."""
+    t0 = 10**18
+    late = [
+        Frame(f.kind, f.codec, f.data, f.rtp_timestamp, max(f.arrival_ns, t0 + 1_000_000_000) + i, f.keyframe)
+        for i, f in enumerate(video_frames(clip, t0=t0))
+    ]
+    frames = by_arrival(late, audio_frames(opus, rtp0=5_000, t0=t0))
+    _, [info] = record(tmp_path, frames, max_segment_seconds=60)
+
+    with av.open(str(info.path)) as container:
+        times = [float(p.pts * p.time_base) for p in container.demux() if p.size and p.pts is not None]
+    backwards = [(a, b) for a, b in pairwise(times) if b < a]
+    assert not backwards, f"{len(backwards)} blocks go back in time, first {backwards[0]}"
+    check_index_matches_file(info)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
+import pytest
+
 from recorder.timeline import AUDIO_CLOCK, VIDEO_CLOCK, Timeline, unwrap
 from tests.test_recorder_segments import Frame
 
@@ -60,3 +64,51 @@ def test_reset_starts_a_new_session() -> None:
     timeline.reset()
 
     assert timeline.place(video(77, T0 + 10**10)) == 0
+
+
+def placements(frames: list[Frame]) -> list[tuple[str, float]]:
+    """Each frame's kind and time in seconds, placed in arrival order."""
+    timeline = Timeline()
+    placed = []
+    for frame in sorted(frames, key=lambda f: f.arrival_ns):
+        rate = VIDEO_CLOCK if frame.kind == "video" else AUDIO_CLOCK
+        placed.append((frame.kind, timeline.place(frame) / rate))
+    return placed
+
+
+def check_order(placed: list[tuple[str, float]]) -> None:
+    """No frame more than 0.3 s before the latest already placed; each kind strictly increasing."""
+    latest = 0.0
+    for kind, at in placed:
+        assert at > latest - 0.3 - 1e-6, f"{kind} placed at {at:.3f} s, after {latest:.3f} s"
+        latest = max(latest, at)
+    for kind in ("audio", "video"):
+        times = [at for k, at in placed if k == kind]
+        assert all(a < b for a, b in pairwise(times)), kind
+
+
+def test_a_kind_anchored_far_ahead_of_the_other_brings_it_along() -> None:
+    """The first key frame arrives 1 s after capture (a thin uplink), the audio on time: audio
+    is held within 0.3 s of the video already placed, and once it has been behind for 2 s it is
+    moved forward for good, keeping its own RTP spacing."""
+    frames = [audio(7_000 + n * 960, T0 + n * 20 * MS) for n in range(300)]
+    # Video captured from T0 at 30 fps; frames queued behind the first arrive in a burst.
+    frames += [video(500 + n * 3000, max(T0 + 1000 * MS, T0 + n * 33 * MS) + n) for n in range(180)]
+    placed = placements(frames)
+    check_order(placed)
+    late_audio = [at for k, at in placed if k == "audio"][-10:]
+    assert [round(b - a, 3) for a, b in pairwise(late_audio)] == [0.02] * 9
+
+
+def test_a_burst_of_late_frames_leaves_the_time_line_where_it_was() -> None:
+    """Video held back 0.8 s by the network for a moment, then on time again: the late burst is
+    held to the bound, and the frames after it are placed by their RTP times as before."""
+    frames = [audio(7_000 + n * 960, T0 + n * 20 * MS) for n in range(300)]
+    delay = [800 * MS if 60 <= n < 75 else 0 for n in range(180)]
+    arrivals = [T0 + n * 33 * MS + d for n, d in enumerate(delay)]
+    arrivals = [max(arrivals[: n + 1]) + n for n in range(180)]  # in order, as a queue delivers them
+    frames += [video(500 + n * 3000, arrival) for n, arrival in enumerate(arrivals)]
+    placed = placements(frames)
+    check_order(placed)
+    video_times = [at for k, at in placed if k == "video"]
+    assert video_times[-1] == pytest.approx(179 * 3000 / VIDEO_CLOCK, abs=0.001)

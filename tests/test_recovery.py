@@ -103,3 +103,42 @@ async def test_a_retried_photo_upload_gets_the_first_item(server: LiveServer, ap
         assert first.json() == again.json()
         photos = (await http.get(f"/api/audits/{aid}/evidence", params={"kind": "photo"})).json()["items"]
         assert [p["id"] for p in photos] == [first.json()["id"]]
+
+
+async def test_a_second_cameras_leftovers_are_treated_like_the_firsts(tmp_path: Path) -> None:
+    """A kill mid-segment in camera 2's folder: its prefix recovered as camera 2's, the rest set aside."""
+    data = tmp_path / "data"
+    async with live_server(data) as server:
+        token = await server.create_user()
+        async with server.client(token) as http:
+            aid = await new_audit(http)
+    camera2 = data / "evidence" / aid / "recording" / "camera-2"
+    camera2.mkdir(parents=True)
+    listed = open_h264_segment(camera2, 4, 60)
+    (camera2 / "segment-000005.webm").write_bytes(b"\x1a\x45\xdf\xa3")  # killed at its first bytes
+    (camera2 / "segment-000005.index.jsonl").write_bytes(b'{"n":0,"kind":"vid')
+    (camera2 / "segment-000006.index.jsonl").write_bytes(b"")  # an index without its segment
+    (camera2 / ".segment-000007.webm.x1.part").write_bytes(b"partial")
+    leftovers = [f"{aid}/recording/camera-2/{name}" for name in (
+        "segment-000005.webm",
+        "segment-000005.index.jsonl",
+        "segment-000006.index.jsonl",
+        ".segment-000007.webm.x1.part",
+    )]
+
+    async with live_server(data) as server, server.client(token) as http:
+        for name in leftovers:
+            assert not (data / "evidence" / name).exists(), f"{name} left in camera 2's folder"
+            assert (data / "quarantine" / name).exists(), f"{name} not in quarantine"
+        assert (data / "quarantine" / aid / "recording" / "camera-2" / "segment-000004.mkv").exists()
+        [seg] = (await http.get(f"/api/audits/{aid}/recording")).json()["segments"]
+        assert (seg["seq"], seg["camera"], seg["codec"]) == (4, 2, "H264")
+        assert listed - 30 <= seg["video_frames"] <= listed
+        assert seg["recovered"]["video_frames_lost"] == listed - seg["video_frames"]
+        with av.open(str(camera2 / "segment-000004.mkv")) as container:
+            assert sum(1 for _ in container.decode(video=0)) == seg["video_frames"]
+        assert (await http.get(seg["url"])).status_code == 200
+        ledger = (await http.get(f"/api/audits/{aid}/ledger")).json()
+        [entry] = [e for e in ledger["entries"] if e.get("seq_no") == 4]
+        assert (entry["camera"], entry["sha256"]) == (2, seg["sha256"])
+        assert ledger["tree_heads"][-1]["size"] == len(ledger["entries"])

@@ -10,13 +10,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
+import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from recorder import merkle
 from recorder.certificate import verify_certificate
-from recorder.ledger import SignedTreeHead, canonical_json, public_key_pem, verify_tree_head
+from recorder.ledger import SignedTreeHead, canonical_json, key_id, public_key_pem, verify_tree_head
+from server.settings import Settings, SettingsError
 from tests.parties import make_parties, share
-from tests.support import LiveServer
+from tests.support import LiveServer, live_server
 from tests.test_certificates import accept, passed_audit, public_file
 
 
@@ -171,3 +175,44 @@ async def test_a_malformed_cosignature_is_refused_clearly(server: LiveServer) ->
             r = await http.post("/api/repository/cosignatures", json=body)
             assert r.status_code == 422, (body["size"], r.text)
             assert r.json()["error"]["code"] == "invalid"
+
+
+def witness_state(path: Path) -> str:
+    """A witness's state file with a fresh key; returns that key's id."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.write_text(json.dumps({"key": pem.decode("ascii")}))
+    return key_id(key.public_key())
+
+
+async def test_only_trusted_witnesses_count(tmp_path: Path) -> None:
+    from server.cli import _witnesses
+    from server.cli_repository import witness_once
+
+    trusted, stranger = tmp_path / "trusted.json", tmp_path / "stranger.json"
+    trusted_id, stranger_id = witness_state(trusted), witness_state(stranger)
+    async with live_server(tmp_path / "data", trusted_witnesses=(trusted_id,)) as server:
+        parties = await make_parties(server)
+        cert_id = (await accept(parties, await passed_audit(parties)))["certificate"]["id"]
+        for state in (trusted, stranger):
+            assert "cosigned" in await asyncio.to_thread(witness_once, server.base_url, state)
+        async with server.client() as http:
+            head = (await http.get("/api/repository/head")).json()
+            page = await http.get(f"/certificates/{cert_id}")
+        by_key = {c["witness_key_id"]: c["trusted"] for c in head["cosignatures"]}
+        assert by_key == {trusted_id: True, stranger_id: False}
+        assert "1 independent witness cosigned" in page.text
+        assert (await public_file(server, cert_id))["witnesses"] == 1  # the stranger is ignored
+
+    # the flag takes a key id or the witness's PEM public key file
+    pem_file = tmp_path / "stranger.pem"
+    key = serialization.load_pem_private_key(json.loads(stranger.read_text())["key"].encode(), None)
+    assert isinstance(key, Ed25519PrivateKey)
+    pem_file.write_bytes(public_key_pem(key.public_key()))
+    assert _witnesses(None, None, (trusted_id.upper(), str(pem_file))) == (trusted_id, stranger_id)  # type: ignore[arg-type]
+    with pytest.raises(click.BadParameter, match="neither a key id"):
+        _witnesses(None, None, ("no-such-file",))  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match="64 lowercase hex"):
+        Settings(trusted_witnesses=("abc",))

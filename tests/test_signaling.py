@@ -45,6 +45,7 @@ async def test_auditor_joins_with_bearer_token(server: LiveServer, api_token: st
         assert welcome["ice_servers"] == []
         assert json.loads(await ws.recv()) == {"type": "media", "state": "waiting"}
         assert json.loads(await ws.recv()) == {"type": "checkpoint", "checkpoint": None}
+        assert json.loads(await ws.recv()) == {"type": "cameras", "cameras": [], "max": 2}
         assert await exchange(ws, {"type": "ping"}) == {"type": "pong"}
 
 
@@ -142,14 +143,17 @@ async def test_other_participants_are_unaffected_by_a_misbehaving_one(
     headers = {"Authorization": f"Bearer {api_token}"}
     async with websockets.connect(server.ws_url(audit_id), additional_headers=headers) as auditor:
         await exchange(auditor, {"type": "join"})
-        await auditor.recv()
-        await auditor.recv()
+        await auditor.recv()  # media state
+        await auditor.recv()  # current checkpoint
+        await auditor.recv()  # cameras
         async with websockets.connect(server.ws_url(audit_id)) as staff:
             await exchange(staff, {"type": "join", "token": invite["token"]})
             assert json.loads(await staff.recv())["type"] == "media"
             assert json.loads(await staff.recv())["type"] == "checkpoint"
             joined = json.loads(await auditor.recv())
             assert joined["type"] == "participant-joined" and joined["participant"]["role"] == "staff"
+            cameras = json.loads(await auditor.recv())
+            assert cameras["type"] == "cameras" and [c["label"] for c in cameras["cameras"]] == ["Camera 1"]
             for _ in range(20):
                 assert (await exchange(staff, "garbage"))["code"] == "bad_json"
             await staff.send(json.dumps({"type": "media-state", "audio": False, "video": True}))
@@ -157,6 +161,8 @@ async def test_other_participants_are_unaffected_by_a_misbehaving_one(
             assert updated["type"] == "participant-updated" and updated["participant"]["audio"] is False
         left = json.loads(await asyncio.wait_for(auditor.recv(), 5))
         assert left == {"type": "participant-left", "participant_id": joined["participant"]["id"]}
+        no_camera = {"type": "cameras", "cameras": [], "max": 2}
+        assert json.loads(await asyncio.wait_for(auditor.recv(), 5)) == no_camera
         assert await exchange(auditor, {"type": "ping"}) == {"type": "pong"}
 
 

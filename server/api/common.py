@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import FileResponse, Response
 
 from server import safejson
+from server.context import ctx
 from server.errors import ApiError
 from server.params import declared_length
 
@@ -67,3 +69,29 @@ def text_field(obj: dict[str, Any], key: str, *, limit: int, required: bool = Fa
     if len(value) > limit:
         raise ApiError(422, "invalid", f"'{key}' must be at most {limit} characters")
     return value
+
+
+# What the evidence store serves: pictures, and the videos of corrective-action answers.
+STORED_TYPES = {
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".heic": "image/heic",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+}
+
+
+def stored_file(request: Request, blob: str, sha256: str | None, missing: str) -> Response:
+    """A file of the evidence store: its content never changes, so its hash is its ETag and
+    it may be cached for good (``missing``: the 410's message when the file is gone)."""
+    headers = {"Cache-Control": "private, max-age=31536000, immutable"}
+    if sha256:
+        headers["ETag"] = f'"{sha256}"'
+        if request.headers.get("if-none-match") == headers["ETag"]:
+            return Response(status_code=304, headers=headers)
+    path = ctx(request).recorders.store.path(blob)
+    if path is None or not path.exists():
+        raise ApiError(410, "gone", missing)
+    media_type = STORED_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return FileResponse(path, media_type=media_type, headers=headers)

@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from server.access import AccessAction, granted, granted_evidence, log_access
-from server.api.common import idempotency_key, read_json, text_field
+from server.api.common import idempotency_key, read_json, stored_file, text_field
 from server.context import ctx
 from server.db import evidence_repo
 from server.errors import ApiError
@@ -20,7 +20,6 @@ from server.policy import Action
 from server.views import evidence_json, segment_json
 
 KINDS = ("still", "capture", "photo")
-IMAGE_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".heic": "image/heic"}
 MAX_PAGE = 500
 
 
@@ -67,15 +66,8 @@ async def get_evidence(request: Request) -> Response:
 async def evidence_image(request: Request) -> Response:
     g, row = await granted_evidence(request, Action.VIEW_EVIDENCE)
     await log_access(request, g, AccessAction.VIEW_IMAGE, f"{row.kind} #{row.seq} ({row.id})")
-    etag = f'"{row.sha256}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    path = ctx(request).recorders.store.path(row.blob)
-    if path is None or not path.exists():
-        raise ApiError(410, "gone", "the image file of this evidence item is missing from the store")
-    return FileResponse(
-        path, media_type=IMAGE_TYPES.get(path.suffix, "application/octet-stream"), headers=headers
+    return stored_file(
+        request, row.blob, row.sha256, "the image file of this evidence item is missing from the store"
     )
 
 
@@ -83,8 +75,14 @@ async def create_capture(request: Request) -> Response:
     g = await granted(request, Action.RUN)
     body = await read_json(request)
     checkpoint = text_field(body, "checkpoint", limit=100)
+    camera = body.get("camera")
+    if camera is not None and (
+        isinstance(camera, bool) or not isinstance(camera, int) or not 1 <= camera <= 9
+    ):
+        raise ApiError(400, "invalid", "'camera' must be a camera number from 1 to 9")
     key = evidence_repo.idempotency_key(g.actor.label(), idempotency_key(request))
-    row = await capture_evidence(ctx(request), g.audit.id, checkpoint, g.actor.label(), key=key)
+    actor = g.actor.label()
+    row = await capture_evidence(ctx(request), g.audit.id, checkpoint, actor, key=key, camera=camera)
     return JSONResponse(evidence_json(row), status_code=201)
 
 

@@ -27,7 +27,9 @@ async def head(request: Request) -> Response:
     row = await app.repository.head()
     async with app.db.session() as s:
         cosigned = await repository_repo.cosignatures(s, row.size)
-    return JSONResponse(repository_head_json(row) | {"cosignatures": [cosignature_json(c) for c in cosigned]})
+    settings = app.settings
+    signed = [cosignature_json(c) | {"trusted": settings.witness_counts(c.witness_key_id)} for c in cosigned]
+    return JSONResponse(repository_head_json(row) | {"cosignatures": signed})
 
 
 async def list_entries(request: Request) -> Response:

@@ -23,7 +23,9 @@ from server.db import evidence_repo, repo, walkthrough_repo
 from server.db.models import Audit, Invite
 from server.errors import ApiError
 from server.params import declared_length
+from server.photos import check_sha256, claimed_sha256
 from server.recording import stored_evidence
+from server.signaling.messages import MAX_CAMERA_ID
 from server.views import evidence_json, iso
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
@@ -46,6 +48,16 @@ async def require_invite(request: Request, *, writes: bool = True) -> tuple[Invi
     if writes and audit.status != "open":
         raise ApiError(409, "audit_completed", "this audit is finished: nothing more can be added")
     return invite, audit
+
+
+def _camera(raw: Any) -> int | None:
+    """The camera number the server gave the phone (``welcome``, ``photo-request``), if it sent one."""
+    if raw in (None, ""):
+        return None
+    text = str(raw)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_CAMERA_ID:
+        raise ApiError(422, "invalid", f"'camera' must be a camera number from 1 to {MAX_CAMERA_ID}")
+    return int(text)
 
 
 def _float(form: Any, name: str, low: float, high: float) -> float | None:
@@ -80,8 +92,12 @@ def _device_time(raw: Any) -> dt.datetime | None:
 
 
 async def upload_photo(request: Request) -> Response:
-    """A full-resolution photo from the phone, bound to a checkpoint, durable before the 201."""
-    received = dt.datetime.now(dt.UTC)
+    """A full-resolution photo from the phone, bound to a checkpoint, durable before the 201.
+
+    The phone may send the SHA-256 it computed over the bytes (``sha256``) and when it took
+    the photo (``device_time``); the server checks the hash and keeps both times. A retry
+    with the same ``Idempotency-Key`` gets the stored item, never a second one.
+    """
     invite, audit = await require_invite(request)
     app = ctx(request)
     actor = f"invite:{invite.id}"
@@ -101,8 +117,12 @@ async def upload_photo(request: Request) -> Response:
             raise ApiError(413, "too_large", f"photos are limited to {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
         checkpoint = _checkpoint(form.get("checkpoint")) or audit.current_checkpoint
         device_time = _device_time(form.get("device_time"))
+        claimed = claimed_sha256(form.get("sha256"))
         lat, lon = _float(form, "lat", -90, 90), _float(form, "lon", -180, 180)
         accuracy = _float(form, "accuracy", 0, 1e7)
+        camera = _camera(form.get("camera"))
+    received = dt.datetime.now(dt.UTC)  # the whole photo is here: its server time
+    await check_sha256(data, claimed)
     picture = await app.photos.check(data)
     width, height = picture.width, picture.height
     blob = f"{audit.id}/photos/{uuid.uuid4()}{picture.suffix}"
@@ -128,13 +148,16 @@ async def upload_photo(request: Request) -> Response:
             checkpoint=checkpoint,
             requested_by=actor,
             device_time=device_time,
+            device_sha256=claimed,
             location=location,
             blob=blob,
             idempotency_key=key,
+            camera=camera,
         )
         if row.blob != blob:  # a concurrent retry stored it first; this copy is swept at start-up
             return JSONResponse(evidence_json(row), status_code=201)
-        await repo.record_event(s, audit.id, "photo", actor, {"evidence": row.id, "sha256": row.sha256})
+        entry = {"evidence": row.id, "sha256": row.sha256, "camera": camera}
+        await repo.record_event(s, audit.id, "photo", actor, entry)
     item = evidence_json(row)
     room = app.hub.rooms.get(audit.id)
     if room is not None:

@@ -23,7 +23,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")  # an acknowledged capture survives power loss
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")
+    # A writer waits for the lock rather than failing: on a starved machine a transaction can
+    # hold it for seconds (5 s lost a segment row under load), and a late write beats a lost one.
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
 

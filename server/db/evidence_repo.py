@@ -64,7 +64,7 @@ def package_path(row: Evidence) -> str:
 
 
 def evidence_entry(row: Evidence) -> dict[str, Any]:
-    return {
+    entry: dict[str, Any] = {
         "type": row.kind,
         "evidence_id": row.id,
         "sha256": row.sha256,
@@ -79,7 +79,16 @@ def evidence_entry(row: Evidence) -> dict[str, Any]:
         "requested_by": row.requested_by,
         "location": row.location,
         "device_time": utc_ms(row.device_time) if row.device_time else None,
-    }
+    } | camera_field(row)
+    if row.device_sha256 is not None:  # a photo whose hash the phone sent and the server checked
+        entry["device_sha256"] = row.device_sha256
+    return entry
+
+
+def camera_field(row: Evidence) -> dict[str, Any]:
+    """``{"camera": n}`` for a still or capture (the facility camera it shows), or a photo whose
+    phone said its camera number; else nothing."""
+    return {"camera": row.camera} if row.kind in ("still", "capture", "photo") and row.camera else {}
 
 
 def segment_paths(seq: int, blob: str) -> tuple[str, str]:
@@ -113,10 +122,11 @@ async def get_evidence(s: AsyncSession, evidence_id: str) -> Evidence | None:
     return await s.get(Evidence, evidence_id)
 
 
-def segment_fields(audit_id: str, info: SegmentInfo, root: Path) -> dict[str, Any]:
-    """The row fields of a segment written under the store's ``root``."""
+def segment_fields(audit_id: str, info: SegmentInfo, root: Path, camera: int = 1) -> dict[str, Any]:
+    """The row fields of a segment of ``camera``'s stream written under the store's ``root``."""
     return {
         "audit_id": audit_id,
+        "camera": camera,
         "seq": info.seq,
         "codec": info.codec,
         "start_ns": info.start_ns,
@@ -157,6 +167,7 @@ def segment_entry(row: Segment, path: str, index_path: str) -> dict[str, Any]:
         "video_frames": row.video_frames,
         "audio_frames": row.audio_frames,
         "codec": row.codec,
+        "camera": row.camera or 1,
     }
     if row.recovered_at is not None:
         entry["recovered"] = recovered_json(row)

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Audit, Certificate, Facility, FacilityLink
+from server.db.models import Audit, Certificate, CorrectiveAction, Facility, FacilityLink
 from server.policy import Actor, visible_audits
 
 MAX_RESULTS = 200
@@ -81,6 +81,28 @@ async def last_audits(s: AsyncSession, facility_ids: list[str], actor: Actor) ->
         .group_by(Audit.facility_id)
     )
     return {str(fid): _aware(at) for fid, at in rows if at is not None}
+
+
+async def open_actions(
+    s: AsyncSession, facility_ids: list[str], actor: Actor
+) -> dict[str, list[tuple[str, dt.date]]]:
+    """Each facility's corrective actions not yet accepted, as (audit id, due date), counting
+    only the audits ``actor`` may see."""
+    if not facility_ids:
+        return {}
+    rows = await s.execute(
+        select(Audit.facility_id, CorrectiveAction.audit_id, CorrectiveAction.due_date)
+        .join(Audit, Audit.id == CorrectiveAction.audit_id)
+        .where(
+            Audit.facility_id.in_(facility_ids),
+            CorrectiveAction.status != "accepted",
+            visible_audits(actor),
+        )
+    )
+    found: dict[str, list[tuple[str, dt.date]]] = {}
+    for facility_id, audit_id, due in rows:
+        found.setdefault(str(facility_id), []).append((str(audit_id), due))
+    return found
 
 
 def _aware(value: dt.datetime | str) -> dt.datetime:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recorder import merkle
@@ -105,7 +105,10 @@ async def commit_with_entry(
             s.add(LedgerEntry(audit_id=audit_id, seq=seq, body=body, leaf_hash=leaf))
             await s.commit()
             return seq
-        except IntegrityError:
+        except (IntegrityError, OperationalError) as exc:
+            # Another writer took the next seq, or held the database lock past the busy timeout.
+            if isinstance(exc, OperationalError) and "locked" not in str(exc):
+                raise
             await s.rollback()
             await asyncio.sleep(0.001 * (attempt + 1) * random.random())
     raise LedgerWriteError("could not append to the ledger: too many concurrent writers")

@@ -206,11 +206,16 @@ class Evidence(Base):
     requested_by: Mapped[str | None] = mapped_column(String(300), nullable=True)
     segment_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     device_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A photo's SHA-256 as the phone computed it before uploading; checked equal to ``sha256``.
+    device_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     blob: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The requester's key for this item ("<requester> <key>"): a retry with it gets this row.
     idempotency_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The facility camera a still or capture was taken from (1, 2, ...); for a photo the number the
+    # server gave the phone that took it, as the phone sent it (null when it did not).
+    camera: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1, server_default="1")
 
 
 class Segment(Base):
@@ -242,6 +247,7 @@ class Segment(Base):
     stopped_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     lost_video_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
     lost_audio_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    camera: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # whose segment stream
 
 
 class CustomTemplate(Base):
@@ -292,6 +298,23 @@ class Consent(Base):
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)  # of the notice shown
     accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class PhoneQueue(Base):
+    """What a phone last reported of its photo queue: photos taken there, not yet uploaded.
+
+    One row per phone of an audit (its invite and device), replaced by each report. Completing
+    the audit while a phone reports photos needs a written reason (server/completion.py)."""
+
+    __tablename__ = "phone_queues"
+
+    audit_id: Mapped[str] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(300), primary_key=True)  # the participant's key
+    name: Mapped[str] = mapped_column(String(200))  # the invite's label, as the console shows it
+    count: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    oldest_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class TechCheck(Base):
@@ -524,8 +547,17 @@ class CorrectiveActionEntry(Base):
     size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    video_blob: Mapped[str | None] = mapped_column(String(500), nullable=True)  # a short video
+    video_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    video_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    video_duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    video_codec: Mapped[str | None] = mapped_column(String(20), nullable=True)
     ledger_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def file(self, video: bool) -> tuple[str | None, str | None]:
+        """The (blob, SHA-256) of the response's video, or of its photo."""
+        return (self.video_blob, self.video_sha256) if video else (self.blob, self.sha256)
 
 
 class CapaLink(Base):

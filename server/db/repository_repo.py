@@ -47,9 +47,10 @@ async def cosignatures(s: AsyncSession, size: int) -> list[Cosignature]:
     return list(rows.scalars())
 
 
-async def witnesses_covering(s: AsyncSession, seq: int) -> int:
-    """How many distinct witnesses cosigned a head that includes entry ``seq``."""
-    count = await s.scalar(
-        select(func.count(func.distinct(Cosignature.witness_key_id))).where(Cosignature.size > seq)
-    )
-    return int(count or 0)
+async def witnesses_covering(s: AsyncSession, seq: int, trusted: tuple[str, ...] = ()) -> int:
+    """How many distinct witnesses cosigned a head that includes entry ``seq``; with
+    ``trusted`` key ids, only those witnesses count (the others' cosignatures are ignored)."""
+    query = select(func.count(func.distinct(Cosignature.witness_key_id))).where(Cosignature.size > seq)
+    if trusted:
+        query = query.where(Cosignature.witness_key_id.in_(trusted))
+    return int(await s.scalar(query) or 0)

@@ -41,6 +41,8 @@ class ParticipantClient:
         ssl_context: ssl.SSLContext | None = None,
         video_codec: str | None = None,
         location: dict[str, float] | None = None,
+        device: str | None = None,
+        camera_taps: dict[int, FrameSink] | None = None,
     ) -> None:
         self.ws_url = ws_url
         self.token = token
@@ -52,6 +54,9 @@ class ParticipantClient:
         self.ssl_context = ssl_context
         self.video_codec = video_codec
         self.location = location
+        self.device = device
+        # An auditor that watches several cameras: camera number -> sink of its encoded frames.
+        self.camera_taps = camera_taps or {}
         self.pc: RTCPeerConnection | None = None
         self.messages: list[dict[str, Any]] = []
         self.remote_tracks: dict[str, MediaStreamTrack] = {}
@@ -64,6 +69,8 @@ class ParticipantClient:
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self.on_message: Callable[[dict[str, Any]], None] | None = None
+        # Answer the server's heartbeat; a test sets this False to play a dead link.
+        self.answer_pings = True
 
     async def connect(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109
         """Join and negotiate media; returns when the peer connection is connected."""
@@ -73,6 +80,8 @@ class ParticipantClient:
         join: dict[str, Any] = {"type": "join", "client": "virtual-audit python client"}
         if self.token:
             join["token"] = self.token
+        if self.device:
+            join["device"] = self.device
         await self._ws.send(json.dumps(join))
         welcome = json.loads(await asyncio.wait_for(self._ws.recv(), timeout))
         if welcome.get("type") != "welcome":
@@ -101,6 +110,9 @@ class ParticipantClient:
 
         if self.video is not None:
             pc.addTransceiver(self.video, direction="sendonly")
+        elif self.camera_taps:
+            for _ in range(max(self.camera_taps)):  # the n-th video section carries camera n
+                pc.addTransceiver("video", direction="recvonly")
         elif self.receive_video:
             pc.addTransceiver("video", direction="recvonly")
         if self.audio is not None:
@@ -118,6 +130,9 @@ class ParticipantClient:
             sink = self.tap.get(t.kind)
             if sink is not None:
                 self.taps.append(ReceiverTap(t.receiver, sink))
+        videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+        for number, camera_sink in self.camera_taps.items():
+            self.taps.append(ReceiverTap(videos[number - 1].receiver, camera_sink))
         await pc.setLocalDescription(await pc.createOffer())
         self._answer = asyncio.get_running_loop().create_future()
         await self._ws.send(json.dumps({"type": "offer", "sdp": pc.localDescription.sdp}))
@@ -136,6 +151,9 @@ class ParticipantClient:
         with contextlib.suppress(websockets.ConnectionClosed):
             async for raw in self._ws:
                 msg = json.loads(raw)
+                if msg.get("type") == "ping" and self.answer_pings:  # the server's heartbeat
+                    await self._ws.send(json.dumps({"type": "pong"}))
+                    continue
                 self.messages.append(msg)
                 if msg.get("type") == "answer" and self._answer is not None and not self._answer.done():
                     self._answer.set_result(msg["sdp"])

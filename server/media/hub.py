@@ -1,9 +1,12 @@
 """The media hub: one :class:`Room` per live audit, wiring publishers to viewers.
 
-The facility phone publishes video and audio; auditors publish audio. The room forwards
-the phone's encoded video to every auditor untouched, the phone's audio to every auditor,
-and the current talker's audio to the phone. In-process consumers (the recorder) get the
-same encoded frames through :meth:`Room.subscribe`.
+Facility phones publish video and audio; auditors publish audio. Each phone is a
+**camera** with a stable number (1 .. :data:`MAX_CAMERAS`): the room forwards every
+camera's encoded video untouched to every auditor, one outgoing track per camera (track
+*n* of an auditor's connection carries camera *n*), the phones' current talker's audio to
+every auditor, and the auditors' current talker's audio to the phones. In-process
+consumers (the recorder) get the same encoded frames, tagged with their camera, through
+:meth:`Room.subscribe_cameras`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 LIVE_TIMEOUT_S = 2.5
 TALKER_HOLD_S = 1.0
 LOUD_DBOV = 50  # audio level (0 loudest .. 127 silent) that counts as speech
+MAX_CAMERAS = 2  # phones publishing at once; a further phone is refused at `join`
+CameraSink = Callable[[int, EncodedFrame], None]
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Participant:
     video: bool = True
     lang: str | None = None
     paused: bool = False  # the phone's camera is paused (a break): it sends no picture
+    camera: int | None = None  # a phone's camera number (1 .. MAX_CAMERAS)
+    key: str | None = None  # a phone's identity across rejoins: its invite and device
 
     def public(self) -> dict[str, Any]:
         return {
@@ -51,15 +58,21 @@ class Participant:
             "video": self.video,
             "paused": self.paused,
             "lang": self.lang,  # the phone's language (primary subtag), as it said in `join`
+            "camera": self.camera,
         }
+
+
+class TooManyCameras(Exception):
+    """Every camera number is held by another phone."""
 
 
 @dataclass
 class _Outputs:
     """The tracks the server sends to one participant."""
 
-    video: ForwardTrack | None = None
+    video: ForwardTrack | None = None  # camera 1 (the first video track)
     audio: ForwardTrack | None = None
+    cameras: dict[int, ForwardTrack] = field(default_factory=dict)  # camera number -> its track
 
 
 @dataclass
@@ -69,6 +82,8 @@ class _VideoSource:
     codec: str | None = None
     last_ns: int = 0
     frames: int = 0
+    camera: int = 1
+    live: bool = False
 
 
 @dataclass
@@ -79,47 +94,85 @@ class Room:
     keyframe_interval: float = 3.0
     participants: dict[str, Participant] = field(default_factory=dict)
     outputs: dict[str, _Outputs] = field(default_factory=dict)
-    source: _VideoSource | None = None
+    cameras: dict[int, _VideoSource] = field(default_factory=dict)  # camera number -> its phone's video
     media_state: str = "waiting"
+    # Cameras in photo mode (see uplink_signals) -> the phone (its key) that held it when switched.
+    photo_cameras: dict[int, str | None] = field(default_factory=dict)
     _talker: str | None = None
     _talker_loud_at: float = 0.0
+    _phone_talker: str | None = None
+    _phone_loud_at: float = 0.0
+    _camera_of_key: dict[str, int] = field(default_factory=dict)  # the number a phone held last
+    _camera_consumers: list[CameraSink] = field(default_factory=list)
     _video_consumers: list[FrameSink] = field(default_factory=list)
     _audio_consumers: list[FrameSink] = field(default_factory=list)
     _decoded_consumers: list[DecodedSink] = field(default_factory=list)
-    _decoder: DecodeWorker | None = None
+    _decoders: dict[int, DecodeWorker] = field(default_factory=dict)  # camera number -> its decoding
     _video_taps: dict[str, ReceiverTap] = field(default_factory=dict)
-    _source_listeners: list[Callable[[], None]] = field(default_factory=list)
+    _source_listeners: list[Callable[[int], None]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _watchdog: asyncio.Task[None] | None = None
     _state_task: asyncio.Future[None] | None = None
 
     # -- participants -------------------------------------------------------------------
     async def add(self, participant: Participant) -> None:
+        """Enter the room; a phone gets its camera number (:class:`TooManyCameras` if none is free)."""
+        released = None
+        if participant.role == "staff":
+            participant.camera = self.camera_for(participant.key)
+            if participant.key is not None:
+                self._camera_of_key[participant.key] = participant.camera
+            if self.photo_cameras.get(participant.camera, participant.key) != participant.key:
+                released = participant.camera  # another phone took the number: it films
+                del self.photo_cameras[released]
         self.participants[participant.id] = participant
         self.outputs[participant.id] = _Outputs()
         await self.broadcast(
             {"type": "participant-joined", "participant": participant.public()}, skip=participant.id
         )
+        if participant.role == "staff":
+            await self.tell_auditors(self.cameras_message())
+        if released is not None:
+            await self.tell_auditors(self.photo_mode_message(released))
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch())
 
+    def camera_for(self, key: str | None) -> int:
+        """The camera number a joining phone gets: the one it held before if free, else the lowest free.
+
+        The same phone (same key) still in the room counts as leaving: it is being replaced.
+        """
+        taken = {
+            p.camera
+            for p in self.participants.values()
+            if p.camera is not None and (key is None or p.key != key)
+        }
+        before = self._camera_of_key.get(key) if key is not None else None
+        if before is not None and before not in taken:
+            return before
+        free = [n for n in range(1, MAX_CAMERAS + 1) if n not in taken]
+        if not free:
+            raise TooManyCameras(f"{MAX_CAMERAS} cameras are already connected to this audit")
+        return free[0]
+
     async def remove(self, participant_id: str) -> None:
-        self.participants.pop(participant_id, None)
+        left = self.participants.pop(participant_id, None)
         self._stop_outputs(participant_id)
         self.outputs.pop(participant_id, None)
         self._video_taps.pop(participant_id, None)
-        if self.source is not None and self.source.participant_id == participant_id:
-            # Another phone still publishing (e.g. a second device) takes over.
-            if self._video_taps:
-                pid, tap = list(self._video_taps.items())[-1]
-                self._switch_source(_VideoSource(pid, tap))
-                self.request_keyframe()
-            else:
-                self.source = None
-            await self._set_media_state("waiting")
+        for number, source in list(self.cameras.items()):
+            if source.participant_id == participant_id:
+                del self.cameras[number]
+                self._camera_changed(number)
+                self._update_decoder()
+                await self._set_media_state("live" if self.is_live() else "waiting")
         if self._talker == participant_id:
             self._talker = None
+        if self._phone_talker == participant_id:
+            self._phone_talker = None
         await self.broadcast({"type": "participant-left", "participant_id": participant_id})
+        if left is not None and left.role == "staff":
+            await self.tell_auditors(self.cameras_message())
 
     async def update(self, participant: Participant) -> None:
         await self.broadcast({"type": "participant-updated", "participant": participant.public()})
@@ -131,11 +184,75 @@ class Room:
         targets = [p for pid, p in self.participants.items() if pid != skip]
         await asyncio.gather(*(p.send(message) for p in targets), return_exceptions=True)
 
+    async def tell_auditors(self, message: dict[str, Any]) -> None:
+        auditors = [p for p in self.participants.values() if p.role == "auditor"]
+        await asyncio.gather(*(p.send(message) for p in auditors), return_exceptions=True)
+
     def media_message(self) -> dict[str, Any]:
         msg: dict[str, Any] = {"type": "media", "state": self.media_state}
-        if self.source is not None and self.source.codec:
-            msg["codec"] = self.source.codec
+        if codec := self.video_codec():
+            msg["codec"] = codec
         return msg
+
+    def camera_list(self) -> list[dict[str, Any]]:
+        """Every connected phone's camera: number, label, whose it is, and whether it is live."""
+        out = []
+        for number in range(1, MAX_CAMERAS + 1):
+            p = self.camera_participant(number)
+            if p is None:
+                continue
+            source = self.cameras.get(number)
+            live = source is not None and source.participant_id == p.id and source.live
+            out.append(
+                {
+                    "id": number,
+                    "label": f"Camera {number}",
+                    "participant": p.id,
+                    "name": p.name,
+                    "state": "live" if live else "waiting",
+                    "codec": source.codec if source is not None and live else None,
+                }
+            )
+        return out
+
+    def in_photo_mode(self, camera: int | None) -> bool:
+        return camera is not None and camera in self.photo_cameras
+
+    def set_photo_mode(self, camera: int, on: bool) -> None:
+        """Switch ``camera`` to photo mode (remembering whose phone it is) or back."""
+        if on:
+            holder = self.camera_participant(camera)
+            self.photo_cameras[camera] = holder.key if holder is not None else None
+        else:
+            self.photo_cameras.pop(camera, None)
+
+    def photo_mode_message(self, camera: int, by: str | None = None) -> dict[str, Any]:
+        """``photo-mode`` for ``camera``: its state, who switched it, every camera now in photo mode."""
+        return {
+            "type": "photo-mode",
+            "camera": camera,
+            "on": camera in self.photo_cameras,
+            "by": by,
+            "cameras": sorted(self.photo_cameras),
+        }
+
+    def cameras_message(self) -> dict[str, Any]:
+        return {"type": "cameras", "cameras": self.camera_list(), "max": MAX_CAMERAS}
+
+    def camera_participant(self, camera: int) -> Participant | None:
+        """The phone that holds camera number ``camera``: the one sending its video, else the newest."""
+        source = self.cameras.get(camera)
+        if source is not None and source.participant_id in self.participants:
+            return self.participants[source.participant_id]
+        holders = [p for p in self.participants.values() if p.camera == camera]
+        return holders[-1] if holders else None
+
+    def primary_camera(self) -> int | None:
+        """The lowest-numbered live camera, else the lowest-numbered one: what "the camera" means."""
+        live = sorted(n for n, c in self.cameras.items() if c.live)
+        if live:
+            return live[0]
+        return min(self.cameras) if self.cameras else None
 
     async def _set_media_state(self, state: str) -> None:
         if state != self.media_state:
@@ -143,21 +260,31 @@ class Room:
             await self.broadcast(self.media_message())
 
     # -- peer wiring (called by server.media.peer) ---------------------------------------
-    def new_outputs(self, participant_id: str) -> _Outputs:
-        """Fresh outgoing tracks for a participant's new peer connection."""
+    def new_outputs(self, participant_id: str, video_tracks: int = 1) -> _Outputs:
+        """Fresh outgoing tracks for a participant's new peer connection.
+
+        An auditor whose offer has ``video_tracks`` video sections gets one track per camera,
+        up to :data:`MAX_CAMERAS`: its n-th video section carries camera n.
+        """
         self._stop_outputs(participant_id)
         role = self.participants[participant_id].role
         outs = _Outputs(audio=ForwardTrack("audio", "opus"))
         if role == "auditor":
-            outs.video = ForwardTrack("video", self.video_codec() or "VP8", self.request_keyframe)
+            for number in range(1, min(max(video_tracks, 1), MAX_CAMERAS) + 1):
+                codec = self.video_codec(number) or self.video_codec() or "VP8"
+                outs.cameras[number] = ForwardTrack("video", codec, self._keyframe_of(number))
+            outs.video = outs.cameras[1]
         self.outputs[participant_id] = outs
         return outs
+
+    def _keyframe_of(self, camera: int) -> Callable[[], None]:
+        return lambda: self.request_keyframe(camera)
 
     def _stop_outputs(self, participant_id: str) -> None:
         outs = self.outputs.get(participant_id)
         if outs is None:
             return
-        for track in (outs.video, outs.audio):
+        for track in (*outs.cameras.values(), outs.audio):
             if track is not None:
                 track.stop()
         self._update_decoder()
@@ -166,14 +293,16 @@ class Room:
         self, participant_id: str, tap_factory: Callable[[FrameSink], ReceiverTap], kind: str
     ) -> ReceiverTap:
         """Tap a participant's incoming track and route its frames."""
-        role = self.participants[participant_id].role
+        participant = self.participants[participant_id]
+        role = participant.role
         if kind == "video" and role == "staff":
             tap = tap_factory(lambda f: self._on_video(participant_id, f))
             self._video_taps[participant_id] = tap
-            self._switch_source(_VideoSource(participant_id, tap))
+            camera = participant.camera or 1
+            self._switch_source(camera, _VideoSource(participant_id, tap, camera=camera))
             return tap
         if kind == "audio" and role == "staff":
-            return tap_factory(lambda f: self._on_phone_audio(f))
+            return tap_factory(lambda f: self._on_phone_audio(participant_id, f))
         if kind == "audio":
             return tap_factory(lambda f: self._on_auditor_audio(participant_id, f))
         return tap_factory(lambda f: None)  # video from an auditor: not used
@@ -185,35 +314,61 @@ class Room:
         if outs is not None and outs.video is not None:
             self._update_decoder()
 
-    def request_keyframe(self) -> None:
-        if self.source is not None:
-            self.source.tap.request_keyframe()
+    def request_keyframe(self, camera: int | None = None) -> None:
+        """Ask one camera's phone (or, without ``camera``, every camera's) for a keyframe."""
+        for number, source in self.cameras.items():
+            if camera is None or number == camera:
+                source.tap.request_keyframe()
 
-    def video_codec(self) -> str | None:
-        return self.source.codec if self.source is not None else None
+    def video_codec(self, camera: int | None = None) -> str | None:
+        """The codec of ``camera``'s video, or without ``camera`` of the primary camera."""
+        number = camera if camera is not None else self.primary_camera()
+        source = self.cameras.get(number) if number is not None else None
+        return source.codec if source is not None else None
+
+    @property
+    def source(self) -> _VideoSource | None:
+        """The primary camera's video (see :meth:`primary_camera`)."""
+        number = self.primary_camera()
+        return self.cameras.get(number) if number is not None else None
 
     # -- consumers (the recorder) -----------------------------------------------------
     def subscribe(self, kind: str, sink: FrameSink) -> Callable[[], None]:
-        """Receive every encoded frame of the phone's ``kind`` track; returns an unsubscribe."""
+        """Every encoded frame of the phones' ``kind`` tracks (all cameras); returns an unsubscribe."""
         target = self._video_consumers if kind == "video" else self._audio_consumers
         target.append(sink)
         return lambda: target.remove(sink) if sink in target else None
 
-    def _switch_source(self, source: _VideoSource | None) -> None:
-        if self.source is not None:
-            for outs in self.outputs.values():
-                if outs.video is not None:
-                    outs.video.source_changed()
-        self.source = source
-        for listener in self._source_listeners:
-            listener()
+    def subscribe_cameras(self, sink: CameraSink) -> Callable[[], None]:
+        """Receive every encoded frame (video and audio) of every phone with its camera number."""
+        self._camera_consumers.append(sink)
+        return lambda: self._camera_consumers.remove(sink) if sink in self._camera_consumers else None
 
-    def on_source_change(self, listener: Callable[[], None]) -> None:
-        """Be told when a (new) phone becomes the video source, e.g. after a rejoin."""
+    def _switch_source(self, camera: int, source: _VideoSource | None) -> None:
+        if source is None:
+            self.cameras.pop(camera, None)
+        else:
+            self.cameras[camera] = source
+        self._camera_changed(camera)
+
+    def _camera_changed(self, camera: int) -> None:
+        for outs in self.outputs.values():
+            track = outs.cameras.get(camera)
+            if track is not None:
+                track.source_changed()
+        for listener in self._source_listeners:
+            listener(camera)
+
+    def on_source_change(self, listener: Callable[[int], None]) -> None:
+        """Be told (with the camera number) when a (new) phone becomes a camera's source, e.g. a rejoin."""
         self._source_listeners.append(listener)
 
-    def is_live(self) -> bool:
-        return self.media_state == "live" and self.source is not None
+    def is_live(self, camera: int | None = None) -> bool:
+        """Whether ``camera`` (without it: any camera) sends video that reaches the server."""
+        if camera is not None:
+            source = self.cameras.get(camera)
+            return source is not None and source.live
+        return self.media_state == "live" and any(c.live for c in self.cameras.values())
 
     def subscribe_decoded(self, sink: DecodedSink) -> Callable[[], None]:
         """Receive decoded pictures of the phone's video (decoding runs only while subscribed)."""
@@ -230,44 +385,68 @@ class Room:
 
     # -- media routing (on the event loop; must stay cheap) ----------------------------
     def _on_video(self, participant_id: str, frame: EncodedFrame) -> None:
-        source = self.source
-        if source is None or source.participant_id != participant_id:
+        participant = self.participants.get(participant_id)
+        camera = participant.camera if participant is not None else None
+        source = self.cameras.get(camera) if camera is not None else None
+        if source is None or source.participant_id != participant_id or camera is None:
             return
         if source.codec != frame.codec:
             source.codec = frame.codec
             self._update_decoder()
         source.last_ns = frame.arrival_ns
         source.frames += 1
-        if self.media_state != "live":
-            self._state_task = asyncio.ensure_future(self._set_media_state("live"))
+        if not source.live:
+            source.live = True
+            self._state_task = asyncio.ensure_future(self._camera_state_changed())
         for outs in self.outputs.values():
-            if outs.video is not None and outs.video.codec == frame.codec:
-                outs.video.push(frame)
+            track = outs.cameras.get(camera)
+            if track is not None and track.codec == frame.codec:
+                track.push(frame)
         for sink in self._video_consumers:
             sink(frame)
-        if self._decoder is not None:
-            self._decoder.submit(frame)
+        for camera_sink in self._camera_consumers:
+            camera_sink(camera, frame)
+        decoder = self._decoders.get(camera)
+        if decoder is not None:
+            decoder.submit(frame)
 
-    def _on_decoded(self, picture: av.VideoFrame, frame: EncodedFrame) -> None:
-        codec = self.video_codec()
+    async def _camera_state_changed(self) -> None:
+        await self._set_media_state("live" if any(c.live for c in self.cameras.values()) else "waiting")
+        await self.tell_auditors(self.cameras_message())
+
+    def _on_decoded(self, camera: int, picture: av.VideoFrame, frame: EncodedFrame) -> None:
+        codec = self.video_codec(camera)
         for outs in self.outputs.values():
-            if outs.video is not None and outs.video.codec != codec:
-                outs.video.push_decoded(picture)
-        for sink in self._decoded_consumers:
-            sink(picture, frame)
+            track = outs.cameras.get(camera)
+            if track is not None and track.codec != codec:
+                track.push_decoded(picture)
+        if camera == self.primary_camera():
+            for sink in self._decoded_consumers:
+                sink(picture, frame)
+
+    def _decoded_sink(self, camera: int) -> DecodedSink:
+        return lambda picture, frame: self._on_decoded(camera, picture, frame)
 
     def _update_decoder(self) -> None:
-        codec = self.video_codec()
-        mismatch = any(
-            o.video is not None and codec and o.video.codec != codec and o.video.readyState == "live"
-            for o in self.outputs.values()
-        )
-        wanted = bool(self._decoded_consumers) or mismatch
-        if wanted and self._decoder is None:
-            self._decoder = DecodeWorker(asyncio.get_running_loop(), self._on_decoded)
-        elif not wanted and self._decoder is not None:
-            self._decoder.close()
-            self._decoder = None
+        """Decode each camera whose viewers include one with another codec (aiortc re-encodes for
+        it alone), and the primary camera while anyone needs pixels; stop the others' decoding."""
+        primary = self.primary_camera()
+        for camera in set(self.cameras) | set(self._decoders):
+            codec = self.video_codec(camera)
+            mismatch = codec is not None and any(
+                (track := o.cameras.get(camera)) is not None
+                and track.codec != codec
+                and track.readyState == "live"
+                for o in self.outputs.values()
+            )
+            wanted = mismatch or (bool(self._decoded_consumers) and camera == primary)
+            worker = self._decoders.get(camera)
+            if wanted and worker is None:
+                loop = asyncio.get_running_loop()
+                self._decoders[camera] = DecodeWorker(loop, self._decoded_sink(camera))
+            elif not wanted and worker is not None:
+                worker.close()
+                del self._decoders[camera]
 
     def _push_audio(self, role: str, frame: EncodedFrame) -> None:
         """Hand an audio frame to the outgoing audio track of everyone with ``role``."""
@@ -276,10 +455,26 @@ class Room:
             if outs.audio is not None and p is not None and p.role == role:
                 outs.audio.push(frame)
 
-    def _on_phone_audio(self, frame: EncodedFrame) -> None:
-        self._push_audio("auditor", frame)
+    def _on_phone_audio(self, participant_id: str, frame: EncodedFrame) -> None:
+        participant = self.participants.get(participant_id)
+        camera = participant.camera if participant is not None else None
         for sink in self._audio_consumers:
             sink(frame)
+        if camera is not None:
+            for camera_sink in self._camera_consumers:
+                camera_sink(camera, frame)
+        # The auditors hear one phone at a time: the one that spoke last (like the auditors' talker).
+        now = time.monotonic()
+        loud = frame.audio_level is not None and frame.audio_level < LOUD_DBOV
+        if self._phone_talker not in self.participants or (
+            loud and now - self._phone_loud_at > TALKER_HOLD_S
+        ):
+            self._phone_talker = participant_id
+        if participant_id != self._phone_talker:
+            return
+        if loud:
+            self._phone_loud_at = now
+        self._push_audio("auditor", frame)
 
     def _on_auditor_audio(self, participant_id: str, frame: EncodedFrame) -> None:
         now = time.monotonic()
@@ -297,10 +492,15 @@ class Room:
         last_kf = time.monotonic()
         while self.participants:
             await asyncio.sleep(0.5)
-            source = self.source
-            if source is not None and source.frames:
-                stale = time.time_ns() - source.last_ns > LIVE_TIMEOUT_S * 1e9
-                await self._set_media_state("waiting" if stale else "live")
+            changed = False
+            for source in list(self.cameras.values()):
+                if source.frames:
+                    live = time.time_ns() - source.last_ns <= LIVE_TIMEOUT_S * 1e9
+                    changed = changed or live != source.live
+                    source.live = live
+            await self._set_media_state("live" if any(c.live for c in self.cameras.values()) else "waiting")
+            if changed:
+                await self.tell_auditors(self.cameras_message())
             if time.monotonic() - last_kf >= self.keyframe_interval:
                 last_kf = time.monotonic()
                 self.request_keyframe()
@@ -310,9 +510,9 @@ class Room:
         await asyncio.gather(*(closer() for closer in self.closers), return_exceptions=True)
         for pid in list(self.outputs):
             self._stop_outputs(pid)
-        if self._decoder is not None:
-            self._decoder.close()
-            self._decoder = None
+        for worker in self._decoders.values():
+            worker.close()
+        self._decoders.clear()
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -29,14 +29,16 @@ from aiortc.sdp import candidate_from_sdp
 from server.media.candidates import MAX_CANDIDATES, CandidateRefused, checked
 from server.media.frames import FrameSink
 from server.media.hub import Room
-from server.media.tap import ReceiverTap, on_keyframe_request
+from server.media.tap import ReceiverTap, on_keyframe_request, order_answer_codecs
 from server.settings import IceServer
 
 log = logging.getLogger(__name__)
 
 PASSTHROUGH_CODECS = ("video/VP8", "video/H264")
 # Chrome starts low against a receiver that only sends REMB; these make it start at 720p.
-VIDEO_BITRATE_KBPS = {"min": 600, "start": 1500, "max": 2500}
+# The floor stays low: on a thin uplink (256 kbit/s) a higher one would push more video
+# into the link than it carries, and the voice would queue behind it (docs/architecture.md).
+VIDEO_BITRATE_KBPS = {"min": 50, "start": 1500, "max": 2500}
 
 
 class OfferError(ValueError):
@@ -109,13 +111,10 @@ def _prefer(kind: str, first: str | None) -> list[RTCRtpCodecCapability]:
     )
 
 
-def negotiated_video_codec(sdp_text: str) -> str | None:
-    """The codec an SDP's first video section settled on (its first payload type)."""
+def negotiated_video_codecs(sdp_text: str) -> list[str | None]:
+    """The codec each video section of an SDP settled on, in order (None: a section without one)."""
     desc = aiortc_sdp.SessionDescription.parse(sdp_text)
-    for media in desc.media:
-        if media.kind == "video" and media.rtp.codecs:
-            return str(media.rtp.codecs[0].name)
-    return None
+    return [str(m.rtp.codecs[0].name) if m.rtp.codecs else None for m in desc.media if m.kind == "video"]
 
 
 def add_bitrate_hints(sdp_text: str) -> str:
@@ -147,6 +146,10 @@ def tap_factory(receiver: RTCRtpReceiver) -> Callable[[FrameSink], ReceiverTap]:
     return lambda sink: ReceiverTap(receiver, sink)
 
 
+def _keyframe_of(room: Room, camera: int) -> Callable[[], None]:
+    return lambda: room.request_keyframe(camera)
+
+
 async def answer(
     room: Room, participant_id: str, offer_sdp: str, ice_servers: tuple[IceServer, ...]
 ) -> tuple[PeerSession, str]:
@@ -159,27 +162,38 @@ async def answer(
     except Exception as exc:  # aiortc raises ValueError, KeyError, ... on bad SDP
         await pc.close()
         raise OfferError(f"the offer could not be applied: {exc}") from exc
-    outs = room.new_outputs(participant_id)
+    video_sections = sum(1 for t in pc.getTransceivers() if t.kind == "video")
+    outs = room.new_outputs(participant_id, video_sections)
+    video_index = 0
     for transceiver in pc.getTransceivers():
         kind = transceiver.kind
         session.taps.append(room.attach_receiver(participant_id, tap_factory(transceiver.receiver), kind))
         first = room.video_codec() or "VP8"
+        watching = kind == "video" and role == "auditor"
+        if watching:  # the n-th section carries camera n: its codec first
+            video_index += 1
+            first = room.video_codec(video_index) or first
         with contextlib.suppress(Exception):
             transceiver.setCodecPreferences(_prefer(kind, first))
+            if watching:  # a phone's own offer order stands (its encoder may prefer H.264)
+                order_answer_codecs(transceiver, _prefer(kind, first))
     if outs.audio is not None:
         pc.addTrack(outs.audio)
-    if outs.video is not None:
-        sender = pc.addTrack(outs.video)
-        on_keyframe_request(sender, room.request_keyframe)
+    for camera, track in sorted(outs.cameras.items()):  # the n-th video section carries camera n
+        sender = pc.addTrack(track)
+        on_keyframe_request(sender, _keyframe_of(room, camera))
     try:
         await pc.setLocalDescription(await pc.createAnswer())
     except Exception as exc:
         await pc.close()
         raise OfferError(f"no answer is possible for this offer: {exc}") from exc
     sdp_text = pc.localDescription.sdp
-    session.video_codec = negotiated_video_codec(sdp_text)
-    if outs.video is not None and session.video_codec:
-        outs.video.codec = session.video_codec
+    codecs = negotiated_video_codecs(sdp_text)
+    session.video_codec = codecs[0] if codecs else None
+    for camera, track in outs.cameras.items():  # what each camera's section settled on
+        codec = codecs[camera - 1] if camera <= len(codecs) else None
+        if codec:
+            track.codec = codec
 
     @pc.on("connectionstatechange")
     async def _state() -> None:

@@ -17,18 +17,22 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCRtpCodecCapability, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.rtp import RtpPacket
+from aiortc.rtcpeerconnection import filter_preferred_codecs
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 from aiortc.utils import uint16_add, uint16_gt
 
 from server.media.frames import EncodedFrame, FrameSink, is_keyframe
+from server.media.remb import ThroughputEstimator
 
 log = logging.getLogger(__name__)
 
 _JITTER = "_RTCRtpReceiver__jitter_buffer"
 _CODECS = "_RTCRtpReceiver__codecs"
 _KIND = "_RTCRtpReceiver__kind"
+_REMB = "_RTCRtpReceiver__remote_bitrate_estimator"
+_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
 PLI_MIN_INTERVAL = 0.3
 HOLE_TIMEOUT_S = 0.2  # how long a missing packet may hold back later frames (NACK resend time)
 
@@ -40,14 +44,32 @@ class AiortcInternalsChanged(RuntimeError):
 def check_internals() -> None:
     """Raise if aiortc's private attributes used here are gone (pin aiortc, then adapt)."""
     probe = RTCRtpReceiver.__init__.__code__.co_names
-    for name in (_JITTER, _CODECS, _KIND):
+    for name in (_JITTER, _CODECS, _KIND, _REMB, _RTCP_SSRC):
         if name not in probe:
             raise AiortcInternalsChanged(f"RTCRtpReceiver no longer sets {name}")
-    for cls, attr in ((RTCRtpReceiver, "_send_rtcp_pli"), (RTCRtpSender, "_send_keyframe")):
+    for cls, attr in (
+        (RTCRtpReceiver, "_send_rtcp_pli"),
+        (RTCRtpReceiver, "_send_rtcp"),
+        (RTCRtpSender, "_send_keyframe"),
+    ):
         if not callable(getattr(cls, attr, None)):
             raise AiortcInternalsChanged(f"{cls.__name__}.{attr} is gone")
     if not hasattr(JitterBuffer, "add") or not hasattr(JitterBuffer, "remove"):
         raise AiortcInternalsChanged("JitterBuffer API changed")
+    if "_codecs" not in RTCRtpTransceiver.__init__.__code__.co_names:
+        raise AiortcInternalsChanged("RTCRtpTransceiver no longer sets _codecs")
+
+
+def order_answer_codecs(transceiver: RTCRtpTransceiver, preferred: list[RTCRtpCodecCapability]) -> None:
+    """Order the codecs an answer will name by ``preferred`` (the answer's first is the one used).
+
+    aiortc settles a transceiver's codecs when the remote offer is applied, in the offer's
+    order; preferences set afterwards only shape a later offer. An answerer that wants its
+    own order reorders them here (keeping only codecs both sides have, so nothing new).
+    """
+    ordered = filter_preferred_codecs(transceiver._codecs, preferred)
+    if ordered:
+        transceiver._codecs = ordered
 
 
 class TapBuffer(JitterBuffer):
@@ -60,12 +82,15 @@ class TapBuffer(JitterBuffer):
         sink: FrameSink,
         on_gap: Callable[[], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        on_remb: Callable[[int, int], object] | None = None,
     ) -> None:
         super().__init__(capacity=512 if kind == "video" else 16, is_video=kind == "video")
         self.kind = kind
         self._codecs = codecs
         self._sink = sink
         self._on_gap = on_gap
+        self._on_remb = on_remb
+        self.remb = ThroughputEstimator(clock)
         self._clock = clock
         self._newest: int | None = None
         self._stuck_since: float | None = None
@@ -73,6 +98,10 @@ class TapBuffer(JitterBuffer):
         self._last_audio_seq: int | None = None
         self.ssrc: int | None = None
         self.codec_name: str | None = None
+        # Running totals of the video delivered: the server's own view of the phone's uplink.
+        self.frames = 0
+        self.bytes = 0
+        self.keyframes = 0
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
         self.ssrc = packet.ssrc
@@ -81,6 +110,9 @@ class TapBuffer(JitterBuffer):
             return False, None
         if self._newest is None or uint16_gt(packet.sequence_number, self._newest):
             self._newest = packet.sequence_number
+        bitrate = self.remb.add(packet.sequence_number, len(packet.payload) + packet.padding_size)
+        if bitrate is not None and self._on_remb is not None:
+            self._on_remb(bitrate, packet.ssrc)
         pli, _ = super().add(packet)
         return pli, None
 
@@ -166,6 +198,10 @@ class TapBuffer(JitterBuffer):
         data = b"".join(p._data for p in packets)  # type: ignore[attr-defined]  # set by the receiver
         codec = self._codec_name(first.payload_type)
         self.codec_name = codec
+        keyframe = is_keyframe(codec, data)
+        self.frames += 1
+        self.bytes += len(data)
+        self.keyframes += keyframe
         self._sink(
             EncodedFrame(
                 kind="video",
@@ -173,7 +209,7 @@ class TapBuffer(JitterBuffer):
                 data=data,
                 rtp_timestamp=first.timestamp,
                 arrival_ns=time.time_ns(),
-                keyframe=is_keyframe(codec, data),
+                keyframe=keyframe,
                 ssrc=first.ssrc,
             )
         )
@@ -207,15 +243,29 @@ class ReceiverTap:
         kind = getattr(receiver, _KIND)
         self.receiver = receiver
         self.kind: str = kind
-        self.buffer = TapBuffer(kind, getattr(receiver, _CODECS), sink, on_gap=self._gap)
+        self.buffer = TapBuffer(kind, getattr(receiver, _CODECS), sink, on_gap=self._gap, on_remb=self._remb)
         setattr(receiver, _JITTER, self.buffer)
+        if kind == "video":
+            # Our REMB (server.media.remb) replaces aiortc's delay-based one, which a busy
+            # event loop fools into reporting congestion on an idle link.
+            setattr(receiver, _REMB, None)
         self._last_pli = 0.0
         self._pli_task: asyncio.Task[None] | None = None
+        self._remb_task: asyncio.Future[None] | None = None
 
     def _gap(self) -> None:
         # Force the request: frames after a lost one cannot be decoded until a keyframe.
         self._last_pli = 0.0
         self.request_keyframe()
+
+    def _remb(self, bitrate: int, media_ssrc: int) -> None:
+        """Tell the phone how much video the link carries (a REMB, RFC draft-alvestrand-rmcat-remb)."""
+        rtcp_ssrc = getattr(self.receiver, _RTCP_SSRC, None)
+        if rtcp_ssrc is None:
+            return
+        fci = pack_remb_fci(bitrate, [media_ssrc])
+        packet = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=fci)
+        self._remb_task = asyncio.ensure_future(self.receiver._send_rtcp(packet))
 
     def request_keyframe(self) -> bool:
         """Send a PLI to the sender (rate limited). True if one was sent."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import uuid
 from typing import Any
 
 from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from server import i18n, walkthrough
 from server.access import audit_and_facts
@@ -24,11 +25,14 @@ from server.errors import ApiError
 from server.evidence_service import capture_evidence
 from server.logging_setup import escape
 from server.media.candidates import CandidateRefused, loopback_only
-from server.media.hub import Participant, Room
+from server.media.hub import MAX_CAMERAS, Participant, Room, TooManyCameras
 from server.media.peer import OfferError, PeerSession, answer
+from server.media.uplink import UplinkMonitor
 from server.policy import Action, Actor, Decision, decide
+from server.signaling import directing, staff_controls, uplink_signals
 from server.signaling import messages as m
-from server.signaling import staff_controls
+from server.signaling.heartbeat import CLOSE_NO_HEARTBEAT, Heartbeat
+from server.signaling.ice import welcome_ice
 from server.signaling.outbox import Outbox, SlowReader
 from server.signaling.ratelimit import MessageLimits
 from server.views import evidence_json
@@ -42,7 +46,9 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_AUDIT_CLOSED = 4409
 CLOSE_TOO_SLOW = 4008
 CLOSE_JOIN_TIMEOUT = 4408
+CLOSE_TOO_MANY_CAMERAS = 4429
 CLOSE_INTERNAL = 1011
+CLOSE_REPLACED = 4412
 
 
 class Refused(Exception):
@@ -66,19 +72,24 @@ class Connection:
         self.user_id = actor.user_id if actor else None
         self.credential_id = actor.credential_id if actor else None
         self.invite_id: str | None = None
+        self.invite_expires: dt.datetime | None = None
         self.may_run = False
         self.closed = False
         self.outbox = Outbox()
+        self.heartbeat = Heartbeat(self.push)
         self.limits = MessageLimits()
+        self.uplink = UplinkMonitor()
         self.participant: Participant | None = None
         self.room: Room | None = None
         self.peer: PeerSession | None = None
         self.actor = ""
         self.device: str | None = None
+        self.opened: int | None = None  # when the phone's page opened this socket (its join says)
         self.join_logged = False
         self.consented = False
         self.refused = False
         self.location: dict[str, float] | None = None
+        self.on_screen: int | None = None  # the camera on this auditor's large view (`select-camera`)
         self.allow_loopback = loopback_only(app.settings.host)
         self.tasks: set[asyncio.Task[None]] = set()
         self.closing: asyncio.Task[None] | None = None
@@ -138,16 +149,24 @@ class Connection:
                 if self.closing is not None:  # closed as a slow reader from another task
                     return
                 raise
+            self.heartbeat.heard()
             if text is not None:
                 await self.dispatch(text)
 
     async def receive(self) -> str | None:
         """The next text frame; None for a binary frame (answered with an error)."""
+        joined = self.participant is not None
         try:
-            if self.participant is None:
-                return await asyncio.wait_for(self.ws.receive_text(), JOIN_TIMEOUT_S)
-            return await self.ws.receive_text()
+            # Before `join`, its deadline; after, the heartbeat's: a dead link shows as silence.
+            limit = self.heartbeat.remaining_s() if joined else JOIN_TIMEOUT_S
+            return await asyncio.wait_for(self.ws.receive_text(), limit)
         except TimeoutError as exc:
+            if joined:
+                raise Refused(
+                    CLOSE_NO_HEARTBEAT,
+                    "heartbeat_timeout",
+                    f"nothing heard for {self.heartbeat.dead_after_s:.0f} s",
+                ) from exc
             raise Refused(
                 CLOSE_JOIN_TIMEOUT, "join_timeout", f"send 'join' within {JOIN_TIMEOUT_S:.0f} s"
             ) from exc
@@ -183,6 +202,8 @@ class Connection:
     async def handle(self, msg: m.Message) -> None:
         if isinstance(msg, m.Ping):
             await self.send({"type": "pong"})
+        elif isinstance(msg, m.Pong):
+            pass  # heard: that is all a pong is for
         elif isinstance(msg, m.Join):
             await self.join(msg)
         elif self.participant is None or self.room is None:
@@ -204,14 +225,25 @@ class Connection:
                 raise m.MessageError("invalid", f"bad candidate: {exc}") from exc
         elif isinstance(msg, m.Capture):
             self.start_capture(msg)
+        elif isinstance(msg, m.SelectCamera):
+            self.select_camera(msg)
         elif isinstance(msg, m.Goto | m.Pointer | m.PhotoRequest):
             await self.direct(msg)
         elif isinstance(msg, m.PhotoDeclined):
             await staff_controls.photo_declined(self.room, self.participant, msg)
+        elif isinstance(msg, m.PhotoQueue):
+            await staff_controls.photo_queue(self.app, self.audit.id, self.room, self.participant, msg)
         elif isinstance(msg, m.Pause):
             await staff_controls.set_paused(
                 self.app, self.audit.id, self.actor, self.room, self.participant, msg.paused
             )
+        elif isinstance(msg, m.UplinkStats):
+            peer, participant = self.peer, self.participant
+            if reply := await uplink_signals.uplink_stats(self.uplink, self.room, participant, peer, msg):
+                await self.send(reply)
+        elif isinstance(msg, m.PhotoMode):
+            switch = uplink_signals.PhotoModeSwitch(self.audit.id, self.actor, self.may_run, self.on_screen)
+            await uplink_signals.set_photo_mode(self.app, switch, self.room, self.participant, msg)
         elif isinstance(msg, m.MediaState):
             self.participant.audio, self.participant.video = msg.audio, msg.video
             await self.room.update(self.participant)
@@ -220,10 +252,15 @@ class Connection:
         if self.participant is not None:
             raise m.MessageError("invalid", "already joined")
         role, name, actor = await self.identify(msg)
-        self.actor, self.device = actor, msg.device
+        self.actor, self.device, self.opened = actor, msg.device, msg.opened
         lang = language_code(msg.lang) if msg.lang else None
-        participant = Participant(str(uuid.uuid4()), role, name, self.push, lang=lang)
+        if role == "staff" and self.device:
+            await self.replace_earlier()
+        key = f"{actor} {msg.device or ''}" if role == "staff" else None
+        participant = Participant(str(uuid.uuid4()), role, name, self.push, lang=lang, key=key)
         room = self.app.hub.room(self.audit.id)
+        if role == "staff":
+            participant.camera = self.check_camera_free(room, key)
         self.participant, self.room = participant, room
         self.consented = await self.has_consented(actor)
         await self.log_join(role, participant.id)
@@ -237,12 +274,20 @@ class Connection:
                     "facility": {"name": self.audit.facility_name, "country": self.audit.facility_country},
                 },
                 "participants": [p.public() for p in room.participants.values()],
-                "ice_servers": self.app.settings.ice_servers_json(),
+                **await welcome_ice(self.app, participant.id, self.invite_expires, self.credential_id),
                 "consent": self.consent_offer(msg.lang),
             }
         )
-        await room.add(participant)
+        try:
+            await room.add(participant)
+        except TooManyCameras as exc:
+            self.participant = self.room = None
+            raise Refused(CLOSE_TOO_MANY_CAMERAS, "too_many_cameras", str(exc)) from exc
+        self.heartbeat.start()
         await self.send(room.media_message())
+        for camera in sorted(room.photo_cameras):  # a phone hears of its own camera only
+            if role == "auditor" or camera == participant.camera:
+                await self.send(room.photo_mode_message(camera))
         template = walkthrough.template_of(self.audit)
         if template is not None:
             key = self.audit.current_checkpoint
@@ -250,6 +295,47 @@ class Connection:
                 await self.send(walkthrough.staff_message(template, key, msg.lang))
             else:
                 await self.send(walkthrough.auditor_message(template, key))
+        if role == "auditor":
+            await self.send(room.cameras_message())
+
+    @staticmethod
+    def check_camera_free(room: Room, key: str | None) -> int:
+        """The camera number a phone will get; refused before its welcome when none is free."""
+        try:
+            return room.camera_for(key)
+        except TooManyCameras as exc:
+            raise Refused(
+                CLOSE_TOO_MANY_CAMERAS,
+                "too_many_cameras",
+                f"{MAX_CAMERAS} phones are already filming this audit; one must leave before another joins",
+            ) from exc
+
+    def select_camera(self, msg: m.SelectCamera) -> None:
+        """An auditor says which camera is on its large view: pointer and capture go to it."""
+        assert self.participant is not None
+        if self.participant.role != "auditor":
+            raise m.MessageError("forbidden", "only auditors select the camera on screen")
+        self.on_screen = msg.camera
+
+    async def replace_earlier(self) -> None:
+        """This phone is back on a new socket: end its old one now rather than keep a ghost
+        in the room until the heartbeat notices (same audit, invite and device)."""
+        earlier = [
+            c
+            for c in self.app.sockets.open
+            if isinstance(c, Connection)
+            and c is not self
+            and c.participant is not None
+            and (c.audit_id, c.invite_id, c.device) == (self.audit_id, self.invite_id, self.device)
+        ]
+        if self.opened is not None and any(c.opened is not None and c.opened > self.opened for c in earlier):
+            # Two joins of one phone ended out of order (e.g. a socket the page opened before a
+            # reload, whose join the server finished last): this one is the stale one.
+            raise Refused(CLOSE_REPLACED, "replaced", "this phone is already connected on a newer connection")
+        for old in earlier:
+            log.info("phone rejoined audit %s on a new socket; closing its old one", self.audit_id)
+            notice = m.error("replaced", "this phone joined again on a newer connection")
+            await old.disconnect(CLOSE_REPLACED, "replaced", notice)
 
     async def log_join(self, role: str, participant_id: str) -> None:
         """Ledger entry for this join, unless this person's reconnects are being coalesced.
@@ -284,7 +370,7 @@ class Connection:
                 )
             if audit.status != "open" or self.audit_id in self.app.sockets.sealing:
                 raise Refused(CLOSE_AUDIT_CLOSED, "audit_completed", "this audit is finished. Thank you.")
-            self.audit, self.invite_id = audit, invite.id
+            self.audit, self.invite_id, self.invite_expires = audit, invite.id, invite.expires_at
             self.user_id = self.credential_id = None  # a phone is its invite, whoever's browser it is
             return "staff", invite.label or "Facility staff", f"invite:{invite.id}"
         if self.user is None or self._audit is None:
@@ -398,13 +484,10 @@ class Connection:
             except ApiError as exc:
                 raise m.MessageError(exc.code, exc.message) from exc
             return
-        staff = [p for p in self.room.participants.values() if p.role == "staff"]
         if isinstance(msg, m.Pointer):
-            out: dict[str, Any] = {"type": "pointer", "x": msg.x, "y": msg.y, "from": self.participant.name}
+            await directing.point(self.room, self.participant, msg, self.on_screen)
         else:
-            out = {"type": "photo-request", "request_id": str(uuid.uuid4()), "checkpoint": msg.checkpoint}
-        for p in staff:
-            await p.send(out)  # their push: never waits for a slow phone
+            await directing.ask_for_photo(self.room, msg, self.on_screen)
 
     async def fresh_audit(self) -> Audit:
         async with self.app.db.session() as s:
@@ -414,13 +497,14 @@ class Connection:
         return audit
 
     def start_capture(self, msg: m.Capture) -> None:
-        assert self.participant is not None
+        assert self.participant is not None and self.room is not None
         self.require_run("capture evidence")
-        task = asyncio.create_task(self.capture(msg))
+        camera = directing.target_camera(self.room, msg.camera, self.on_screen)
+        task = asyncio.create_task(self.capture(msg, camera))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def capture(self, msg: m.Capture) -> None:
+    async def capture(self, msg: m.Capture, camera: int | None = None) -> None:
         """Run one capture; the requester gets `evidence` only once it is durable."""
         assert self.participant is not None
         try:
@@ -431,6 +515,7 @@ class Connection:
                 self.actor,
                 requester=self.participant.id,
                 key=evidence_repo.idempotency_key(self.actor, msg.request_id),  # a retry: the same item
+                camera=camera,
             )
         except ApiError as exc:
             await self.push(m.error(exc.code, exc.message) | {"request_id": msg.request_id})
@@ -442,6 +527,7 @@ class Connection:
         if self.closed:
             return
         self.closed = True
+        self.heartbeat.stop()
         self.app.sockets.discard(self)
         for task in list(self.tasks):
             task.cancel()
@@ -509,7 +595,7 @@ async def audit_socket(ws: WebSocket) -> None:
         conn = None  # type: ignore[assignment]
         with contextlib.suppress(Exception):
             await ws.close(exc.close_code, exc.message)
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, WebSocketDisconnected):  # gone, or closed by us while reading
         pass
     except SlowReader as exc:
         conn.drop_slow_reader(exc)

@@ -17,6 +17,7 @@ MAX_SDP_CHARS = 60 * 1024
 MAX_CANDIDATE_CHARS = 1024
 MAX_MID_CHARS = 32
 MAX_MLINE_INDEX = 255
+MAX_CAMERA_ID = 9  # a camera number's bound on the wire; the room's own limit may be lower
 _LANG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _DEVICE = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
@@ -36,6 +37,9 @@ class Join:
     lang: str | None
     client: str | None
     device: str | None = None
+    # When the page opened this socket (ms since the epoch, the phone's clock): of two sockets
+    # of one phone, the later-opened one is the phone's, whichever join the server ends first.
+    opened: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,15 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class Pong:
+    """The answer to the server's heartbeat `ping`."""
+
+
+@dataclass(frozen=True)
 class Capture:
     checkpoint: str | None
     request_id: str | None
+    camera: int | None = None  # which camera to capture from; default the sender's on-screen one
 
 
 @dataclass(frozen=True)
@@ -81,11 +91,20 @@ class Goto:
 class Pointer:
     x: float
     y: float
+    camera: int | None = None  # whose picture was clicked; only that phone shows the marker
+
+
+@dataclass(frozen=True)
+class SelectCamera:
+    """An auditor's large view now shows this camera: its pointer and captures go to it."""
+
+    camera: int
 
 
 @dataclass(frozen=True)
 class PhotoRequest:
     checkpoint: str | None
+    camera: int | None = None  # whose phone is asked; default the sender's on-screen camera
 
 
 @dataclass(frozen=True)
@@ -97,10 +116,46 @@ class PhotoDeclined:
 
 
 @dataclass(frozen=True)
+class PhotoQueue:
+    """The phone's photos not yet uploaded: how many, their bytes, the oldest one's age."""
+
+    count: int
+    bytes: int
+    oldest_s: float | None
+
+
+@dataclass(frozen=True)
 class Pause:
     """The phone paused (``paused``) or resumed its camera: during a break, say."""
 
     paused: bool
+
+
+@dataclass(frozen=True)
+class UplinkStats:
+    """The phone's own view of its uplink, sampled from ``getStats()`` every ~2 s.
+
+    Every field is optional (None: the browser did not report it yet).
+    """
+
+    video_kbps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    limit: str | None = None  # qualityLimitationReason: none | bandwidth | cpu | other
+    audio_kbps: float | None = None
+    rtt_ms: float | None = None
+    loss: float | None = None  # fraction 0..1 of video packets the server reported lost
+    available_kbps: float | None = None  # the browser's estimate of what the uplink carries
+    active: bool = True  # False while video is paused (photo mode)
+
+
+@dataclass(frozen=True)
+class PhotoMode:
+    """An auditor switches a phone to photo mode (video paused, photos on request) or back."""
+
+    on: bool
+    camera: int | None = None  # which camera; default the sender's on-screen one, else the lowest
 
 
 Message = (
@@ -109,13 +164,18 @@ Message = (
     | Candidate
     | MediaState
     | Ping
+    | Pong
     | Capture
     | Consent
     | Goto
     | Pointer
     | PhotoRequest
     | PhotoDeclined
+    | PhotoQueue
     | Pause
+    | SelectCamera
+    | UplinkStats
+    | PhotoMode
 )
 
 
@@ -150,7 +210,7 @@ def _join(obj: dict[str, Any]) -> Join:
     if device is not None and not _DEVICE.fullmatch(device):
         raise MessageError("invalid", "'device' must be 8-64 letters, digits, '.', '_' or '-'")
     token, client = _str(obj, "token", 200, required=False), _str(obj, "client", 200, required=False)
-    return Join(token, lang, client, device)
+    return Join(token, lang, client, device, _optional_int(obj, "opened", MAX_EPOCH_MS))
 
 
 def _candidate(obj: dict[str, Any]) -> Candidate:
@@ -194,8 +254,27 @@ def _ping(obj: dict[str, Any]) -> Ping:
     return Ping()
 
 
+def _camera(obj: dict[str, Any], required: bool = False) -> int | None:
+    value = obj.get("camera")
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CAMERA_ID:
+        raise MessageError("invalid", f"'camera' must be a camera number from 1 to {MAX_CAMERA_ID}")
+    return value
+
+
 def _capture(obj: dict[str, Any]) -> Capture:
-    return Capture(_str(obj, "checkpoint", 100, required=False), _str(obj, "request_id", 64, required=False))
+    return Capture(
+        _str(obj, "checkpoint", 100, required=False),
+        _str(obj, "request_id", 64, required=False),
+        _camera(obj),
+    )
+
+
+def _select_camera(obj: dict[str, Any]) -> SelectCamera:
+    camera = _camera(obj, required=True)
+    assert camera is not None
+    return SelectCamera(camera)
 
 
 def _number(obj: dict[str, Any], key: str, low: float, high: float) -> float:
@@ -226,16 +305,75 @@ def _goto(obj: dict[str, Any]) -> Goto:
 
 
 def _pointer(obj: dict[str, Any]) -> Pointer:
-    return Pointer(_number(obj, "x", 0, 1), _number(obj, "y", 0, 1))
+    return Pointer(_number(obj, "x", 0, 1), _number(obj, "y", 0, 1), _camera(obj))
 
 
 def _photo_request(obj: dict[str, Any]) -> PhotoRequest:
-    return PhotoRequest(_str(obj, "checkpoint", 100, required=False))
+    return PhotoRequest(_str(obj, "checkpoint", 100, required=False), _camera(obj))
 
 
 def _photo_declined(obj: dict[str, Any]) -> PhotoDeclined:
     return PhotoDeclined(
         _str(obj, "request_id", 64, required=False), _str(obj, "checkpoint", 100, required=False)
+    )
+
+
+MAX_QUEUED_PHOTOS = 1000
+MAX_QUEUED_BYTES = 1 << 40
+MAX_QUEUE_AGE_S = 366 * 24 * 3600
+
+
+def _whole(obj: dict[str, Any], key: str, high: int) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise MessageError("invalid", f"'{key}' must be a whole number from 0 to {high}")
+    return value
+
+
+QUALITY_LIMITS = ("none", "bandwidth", "cpu", "other")
+MAX_KBPS = 100_000.0
+MAX_PIXELS_SIDE = 16_384
+MAX_FPS = 240.0
+MAX_RTT_MS = 60_000.0
+
+
+def _optional_number(obj: dict[str, Any], key: str, high: float) -> float | None:
+    if obj.get(key) is None:
+        return None
+    return _number(obj, key, 0, high)
+
+
+MAX_EPOCH_MS = 2**53 - 1  # a JavaScript Date.now(), bounded as JSON numbers are exact
+
+
+def _optional_int(obj: dict[str, Any], key: str, high: int) -> int | None:
+    return None if obj.get(key) is None else _whole(obj, key, high)
+
+
+def _photo_queue(obj: dict[str, Any]) -> PhotoQueue:
+    count, size = _whole(obj, "count", MAX_QUEUED_PHOTOS), _whole(obj, "bytes", MAX_QUEUED_BYTES)
+    oldest = None if obj.get("oldest_s") is None else _number(obj, "oldest_s", 0, MAX_QUEUE_AGE_S)
+    if (count == 0) != (oldest is None):
+        raise MessageError("invalid", "'oldest_s' is null exactly when 'count' is 0")
+    return PhotoQueue(count, size, oldest)
+def _uplink_stats(obj: dict[str, Any]) -> UplinkStats:
+    limit = obj.get("limit")
+    if limit is not None and limit not in QUALITY_LIMITS:
+        raise MessageError("invalid", f"'limit' must be one of {', '.join(QUALITY_LIMITS)} or null")
+    active = obj.get("active", True)
+    if not isinstance(active, bool):
+        raise MessageError("invalid", "'active' must be true or false")
+    return UplinkStats(
+        video_kbps=_optional_number(obj, "video_kbps", MAX_KBPS),
+        width=_optional_int(obj, "width", MAX_PIXELS_SIDE),
+        height=_optional_int(obj, "height", MAX_PIXELS_SIDE),
+        fps=_optional_number(obj, "fps", MAX_FPS),
+        limit=limit,
+        audio_kbps=_optional_number(obj, "audio_kbps", MAX_KBPS),
+        rtt_ms=_optional_number(obj, "rtt_ms", MAX_RTT_MS),
+        loss=_optional_number(obj, "loss", 1),
+        available_kbps=_optional_number(obj, "available_kbps", MAX_KBPS),
+        active=active,
     )
 
 
@@ -245,14 +383,19 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], Message]] = {
     "candidate": _candidate,
     "media-state": _media_state,
     "ping": _ping,
+    "pong": lambda obj: Pong(),
     "capture": _capture,
     "consent": _consent,
     "goto": _goto,
     "pointer": _pointer,
     "photo-request": _photo_request,
     "photo-declined": _photo_declined,
+    "photo-queue": _photo_queue,
     "pause": lambda obj: Pause(True),
     "resume": lambda obj: Pause(False),
+    "select-camera": _select_camera,
+    "uplink-stats": _uplink_stats,
+    "photo-mode": lambda obj: PhotoMode(_bool(obj, "on"), _camera(obj)),
 }
 
 

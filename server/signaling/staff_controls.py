@@ -1,7 +1,10 @@
-"""What the person on the phone controls: declining a photo request, pausing the camera.
+"""What the person on the phone controls: declining a photo request, pausing the camera,
+and what its photo queue holds.
 
 Only a phone (role ``staff``) may send these. A decline is passed to the auditors at once so
-their wait ends; a pause or resume is a ledger event and everyone sees the phone's state.
+their wait ends; a pause or resume is a ledger event and everyone sees the phone's state; the
+queue's report goes to the auditors and is kept (the phone's last word), so that completing
+the audit knows what is still on the phones even when they are offline.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.context import AppContext
-from server.db import repo
+from server.db import queue_repo, repo
 from server.media.hub import Participant, Room
 from server.signaling import messages as m
 
@@ -28,9 +31,28 @@ async def photo_declined(room: Room, participant: Participant, msg: m.PhotoDecli
         "checkpoint": msg.checkpoint,
         "from": participant.name,
     }
-    for p in list(room.participants.values()):
-        if p.role == "auditor":
-            await p.send(out)
+    await room.tell_auditors(out)
+
+
+async def photo_queue(
+    app: AppContext, audit_id: str, room: Room, participant: Participant, msg: m.PhotoQueue
+) -> None:
+    """Keep and tell the auditors how many photos wait on this phone for the link to carry them."""
+    require_phone(participant, "report a photo queue")
+    report = queue_repo.Report(
+        participant.key or participant.id, participant.name[:200], msg.count, msg.bytes, msg.oldest_s
+    )
+    async with app.db.session() as s:
+        await queue_repo.record(s, audit_id, report)
+    out: dict[str, Any] = {
+        "type": "photo-queue",
+        "participant_id": participant.id,
+        "from": participant.name,
+        "count": msg.count,
+        "bytes": msg.bytes,
+        "oldest_s": msg.oldest_s,
+    }
+    await room.tell_auditors(out)
 
 
 async def set_paused(

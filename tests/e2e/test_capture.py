@@ -48,7 +48,12 @@ async def test_capture_shows_the_stored_picture_and_flashes_the_phone(
     await expect(items).to_have_count(0)
 
     await console.get_by_test_id("capture").click()
-    await expect(items).to_have_count(1, timeout=10_000)
+    try:
+        # The console gives up on an answer after 20 s; a loaded machine can take seconds.
+        await expect(items).to_have_count(1, timeout=20_000)
+    except AssertionError as exc:
+        said = await console.locator("#capture-error-text").text_content()
+        raise AssertionError(f"no capture on the console; it says {said!r}") from exc
     await staff.wait_for_function("() => window.flashSeen === true", timeout=5_000)
 
     item = items.first

@@ -69,3 +69,32 @@ async def test_never_live_audit_with_a_must_not_applicable_needs_reasons(
     await expect(reasons.nth(0)).to_contain_text("the walk was done on photos")
     await expect(reasons.nth(1)).to_contain_text("Main gate")
     await expect(reasons.nth(1)).to_contain_text("the yard is walled")
+
+
+# Drops every `goto` the page sends over its socket, as a socket dying under it would.
+DROP_GOTO = """() => {
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (typeof data === 'string' && JSON.parse(data).type === 'goto') return;
+    send.call(this, data);
+  };
+}"""
+
+
+async def test_a_move_lost_with_its_socket_is_made_over_http(
+    server: LiveServer, api_token: str, browser: Browser
+) -> None:
+    async with server.client(api_token) as http:
+        body = {"facility": {"name": "Quay works", "country": "VN"}, "template": "container-7-point"}
+        audit_id = (await http.post("/api/audits", json=body)).json()["id"]
+        view = (await http.get(f"/api/audits/{audit_id}/checkpoints")).json()
+        first = view["sections"][0]["checkpoints"][0]["key"]
+    console = await open_console(browser, server, audit_id)
+    await expect(console.get_by_test_id("checkpoint")).not_to_have_count(0)
+    await console.evaluate(DROP_GOTO)
+    await console.keyboard.press("n")  # the first checkpoint: its `goto` never reaches the server
+    await expect(console.locator(f'[data-testid="checkpoint"][data-key="{first}"]')).to_have_attribute(
+        "aria-current", "step", timeout=15_000
+    )
+    async with server.client(api_token) as http:
+        assert (await http.get(f"/api/audits/{audit_id}/checkpoints")).json()["current"] == first

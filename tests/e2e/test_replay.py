@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
 
+from server.db.models import Segment
 from server.media.client import ParticipantClient
 from server.simcam import ClipReplayTrack, ToneTrack, encode_clip
 from tests.e2e.test_walkthrough import sign_in
@@ -42,6 +44,13 @@ async def closed_segments(http: httpx.AsyncClient, audit_id: str) -> int:
     return len(r.json()["segments"])
 
 
+async def camera_live(server: LiveServer, audit_id: str, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not server.app_ctx().hub.rooms[audit_id].is_live():
+        assert time.monotonic() < deadline, f"the phone's video was not live again within {seconds} s"
+        await asyncio.sleep(0.05)
+
+
 async def record_walkthrough(server: LiveServer, token: str) -> tuple[str, dict[str, Any]]:
     """A phone streams while the auditor visits two checkpoints and captures at each;
     returns the audit id and its replay manifest."""
@@ -65,6 +74,8 @@ async def record_walkthrough(server: LiveServer, token: str) -> tuple[str, dict[
                 moved = await http.put(f"/api/audits/{audit_id}/current", json={"key": key})
                 assert moved.status_code == 200, moved.text
                 await asyncio.sleep(1.5)
+                # A starved machine can miss the 2.5 s live window; a capture needs the camera live.
+                await camera_live(server, audit_id)
                 capture = await http.post(f"/api/audits/{audit_id}/captures", json={"checkpoint": key})
                 assert capture.status_code == 201, capture.text
                 await asyncio.sleep(1.5)
@@ -87,7 +98,7 @@ async def video_state(page: Page) -> dict[str, Any]:
     return state
 
 
-async def wait_video(page: Page, check: Any, what: str, within: float = 10) -> dict[str, Any]:
+async def wait_video(page: Page, check: Any, what: str, within: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:
         state = await video_state(page)
@@ -175,4 +186,71 @@ async def test_verify_page_finds_a_recorded_still_and_not_an_altered_copy(
         page,
         lambda s: abs(s["t"] - still["offset"]) < 0.5 and s["readyState"] >= 2,
         "#t= did not start there",
+    )
+
+
+BUFFERED_AT = """(t) => {
+  const b = document.querySelector('[data-testid="replay-video"]').buffered;
+  for (let i = 0; i < b.length; i++) if (b.start(i) <= t && t < b.end(i)) return true;
+  return false;
+}"""
+PAUSED_AT = """(t) => {
+  const v = document.querySelector('[data-testid="replay-video"]');
+  v.pause();
+  v.currentTime = t;
+}"""
+
+
+async def test_a_seek_to_a_moment_without_a_frame_lands_on_the_next_one(
+    server: LiveServer, api_token: str, browser: Browser
+) -> None:
+    """A segment's span can hold less media than it covers (its file ends before the next
+    segment starts); a paused seek into that hole lands on the next frame instead of seeking
+    forever."""
+    audit_id, _ = await record_walkthrough(server, api_token)
+    hole_s = 2.0
+    async with server.app_ctx().db.session() as s:
+        query = select(Segment).where(Segment.audit_id == audit_id).order_by(Segment.seq).limit(1)
+        first = (await s.execute(query)).scalar_one()
+        first.start_ns -= int(hole_s * 1e9)  # the span now runs hole_s past its file's last frame
+        await s.commit()
+    async with server.client(api_token) as http:
+        manifest = (await http.get(f"/api/audits/{audit_id}/replay")).json()
+    following = manifest["segments"][1]["offset"]
+    page = await open_page(browser, server, f"/audits/{audit_id}/replay")
+    await wait_video(page, lambda s: s["readyState"] >= 2, "no first frame")
+    await page.wait_for_function(BUFFERED_AT, arg=following + 0.1, timeout=30_000)
+    into_hole = following - hole_s / 2
+    await page.evaluate(PAUSED_AT, into_hole)
+    landed = await wait_video(
+        page,
+        lambda s: not s["seeking"] and s["readyState"] >= 2,
+        f"a seek to {into_hole:.2f} s, in the hole before {following:.2f} s, did not land",
+    )
+    assert following - 0.1 <= landed["t"] <= following + 0.5, f"landed at {landed['t']}, not at {following}"
+
+
+async def test_a_replay_opened_at_a_segments_very_start_shows_it(
+    server: LiveServer, api_token: str, browser: Browser
+) -> None:
+    """A media time reads back up to 1 µs early (Chromium keeps whole microseconds), and at a
+    segment's very offset that early reading falls in the gap before it: a replay opened there
+    (as the verify page links a still taken at a segment's first key frame) must still land."""
+    audit_id, _ = await record_walkthrough(server, api_token)
+    async with server.app_ctx().db.session() as s:
+        query = select(Segment).where(Segment.audit_id == audit_id).order_by(Segment.seq)
+        first, second = list((await s.execute(query)).scalars())[:2]
+        # A few ms later, the second segment starts at an offset that reads back 1 µs early.
+        ms = (second.start_ns - first.start_ns) // 1_000_000 + 1
+        while int(ms / 1000 * 1e6) == ms * 1000:
+            ms += 1
+        second.start_ns = first.start_ns + ms * 1_000_000
+        await s.commit()
+    at = ms / 1000
+    page = await open_page(browser, server, "/verify")
+    await page.goto(f"{server.base_url}/audits/{audit_id}/replay#t={at:.3f}")
+    await wait_video(
+        page,
+        lambda s: not s["seeking"] and abs(s["t"] - at) < 0.5 and s["readyState"] >= 2,
+        f"a replay opened at {at:.3f} s, where a segment starts, did not land",
     )

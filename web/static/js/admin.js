@@ -2,7 +2,7 @@
 // roles that fit the chosen organisation, and sign a user out everywhere. The tables are
 // rendered by the server; after a change they are refreshed from the page itself.
 
-import { $, api, readConfig } from './dom.js';
+import { $, api, arm, readConfig } from './dom.js';
 
 const config = readConfig();
 const rolesOfKind = config.roles_of_kind || {};
@@ -126,6 +126,8 @@ userForm.addEventListener('submit', (event) => {
     say($('#create-user-status'), `Created ${user.name} (${user.email}) in ${user.org.name}.`);
   });
 });
+arm(orgForm);
+arm(userForm);
 
 // One listener for every row, including the rows a refresh brings.
 document.addEventListener('click', async (event) => {

@@ -1,20 +1,28 @@
 // Corrective actions: the facility's response forms (/capa/{token}), and on the report the
 // firm's link button and accept/reject forms. Each success reloads the page to show the record.
 
-import { api } from './dom.js';
+import { api, arm, readConfig } from './dom.js';
+import { setupRecapture } from './recapture.js';
+
+// The facility's page speaks the phone's language: its script texts come with the page.
+const TEXTS = { sending: 'Sending…', ...readConfig('capa-strings') };
 
 function say(form, text) {
   const out = form.querySelector('output');
   if (out) out.textContent = text;
 }
 
+for (const section of document.querySelectorAll('[data-original]')) setupRecapture(section, say, TEXTS);
+
 for (const form of document.querySelectorAll('form[data-capa-response]')) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    const file = data.get('file');
-    if (file && !file.size) data.delete('file');
-    say(form, 'Sending…');
+    for (const name of ['file', 'video']) {
+      const file = data.get(name);
+      if (file && !file.size) data.delete(name);
+    }
+    say(form, TEXTS.sending);
     try {
       await api(form.dataset.capaResponse, { method: 'POST', body: data });
       window.location.reload();
@@ -22,6 +30,7 @@ for (const form of document.querySelectorAll('form[data-capa-response]')) {
       say(form, error.message);
     }
   });
+  arm(form);
 }
 
 for (const form of document.querySelectorAll('form[data-capa-decision]')) {
@@ -40,6 +49,7 @@ for (const form of document.querySelectorAll('form[data-capa-decision]')) {
       window.alert(error.message);
     }
   });
+  arm(form);
 }
 
 const linkButton = document.querySelector('[data-capa-link]');
@@ -53,4 +63,5 @@ if (linkButton) {
       out.textContent = error.message;
     }
   });
+  arm(linkButton);
 }

@@ -26,11 +26,13 @@ export function failureText(reason) {
 export class CaptureControl {
   /**
    * `send(message)` returns false when the message could not be sent; `checkpoint()` is the
-   * key of the checkpoint a capture belongs to (the current one), or null.
+   * key of the checkpoint a capture belongs to (the current one), or null; `camera()` the
+   * number of the camera on the large view (the one captured), or null.
    */
-  constructor(send, checkpoint = () => null) {
+  constructor(send, checkpoint = () => null, camera = () => null) {
     this.send = send;
     this.checkpoint = checkpoint;
+    this.camera = camera;
     this.pending = new Map(); // request_id → timer that gives up waiting for the answer
     this.available = false;
     this.blocker = '';
@@ -61,7 +63,10 @@ export class CaptureControl {
       return;
     }
     const id = requestId();
-    if (!this.send({ type: 'capture', request_id: id, checkpoint })) {
+    const message = { type: 'capture', request_id: id, checkpoint };
+    const camera = this.camera();
+    if (camera) message.camera = camera;
+    if (!this.send(message)) {
       this.showError('Capture failed: not connected to the server. Try again once the connection is back.');
       return;
     }

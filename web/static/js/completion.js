@@ -1,11 +1,24 @@
 // Completing the audit from the console: always confirmed in a dialog that lists the
-// checkpoints still open and asks the written reasons the server needs (camera never live,
-// a MUST checkpoint not applicable); then show the outcome with a link to the report and
-// make the console read-only.
+// checkpoints still open, the photos still waiting on a phone, and asks the written reasons
+// the server needs (camera never live, a MUST checkpoint not applicable, photos not uploaded);
+// then show the outcome with a link to the report and make the console read-only.
 
 import { $, api, element } from './dom.js';
 
 const NEVER_LIVE = 'The facility camera never went live: no video reached the server';
+const QUEUED = 'Photos taken on the facility phone not uploaded yet: completing now leaves them on the phone, never in the audit';
+const ago = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+
+/** "2 photos taken on the facility phone have not reached the server (Rahim: 2, reported 3 minutes ago)." */
+export function queuedText(queued) {
+  const where = queued.phones.length > 1 ? 'the facility phones' : 'the facility phone';
+  const photos = queued.count === 1 ? `1 photo taken on ${where} has` : `${queued.count} photos taken on ${where} have`;
+  const phones = queued.phones.map((phone) => {
+    const minutes = Math.round((Date.parse(phone.reported_at) - Date.now()) / 60_000);
+    return `${phone.name || 'a phone'}: ${phone.count}, reported ${ago.format(minutes, 'minute')}`;
+  });
+  return `${photos} not reached the server (${phones.join('; ')}).`;
+}
 const percent = new Intl.NumberFormat(undefined, { style: 'percent', maximumFractionDigits: 1 });
 
 /** "92.9 %" or "—" when nothing was applicable. */
@@ -32,6 +45,8 @@ export class Completion extends EventTarget {
       openList: $('#complete-open-list'),
       openCount: $('#complete-open-count'),
       reasons: $('#complete-reasons'),
+      queued: $('#complete-queued'),
+      queuedText: $('#complete-queued-text'),
       reasonFields: $('#complete-reason-fields'),
       dialogError: $('#complete-dialog-error'),
       cancel: $('#complete-cancel'),
@@ -85,6 +100,7 @@ export class Completion extends EventTarget {
       this.els.button.removeAttribute('aria-busy');
     }
     this.renderOpen(preview ? preview.open_checkpoints : this.walk.openItems);
+    this.renderQueued(preview ? preview.photos_queued : null);
     this.els.reasonFields.replaceChildren();
     this.labels.clear();
     this.addReasons(preview ? preview.reasons_required : []);
@@ -118,7 +134,7 @@ export class Completion extends EventTarget {
     } catch (error) {
       if (error.code === 'reason_required') {
         // Something changed since the dialog opened: ask for the reasons the server lists.
-        this.addReasons((error.details.keys || []).map((key) => ({ key, label: key === 'never_live' ? NEVER_LIVE : `${this.walk.titleOf(key)}: a MUST checkpoint marked not applicable` })));
+        this.addReasons((error.details.keys || []).map((key) => ({ key, label: this.reasonLabel(key) })));
         this.showDialogError(error.message);
       } else if (error.code === 'audit_completed') {
         this.els.dialog.close();
@@ -146,6 +162,20 @@ export class Completion extends EventTarget {
       row.append(element('span', 'muted small', ` — ${known.level === 'must' ? 'MUST' : 'SHOULD'}, ${state}`));
       return row;
     }));
+  }
+
+  reasonLabel(key) {
+    if (key === 'never_live') return NEVER_LIVE;
+    if (key === 'photos_queued') return QUEUED;
+    return `${this.walk.titleOf(key)}: a MUST checkpoint marked not applicable`;
+  }
+
+  /** Photos the phones last reported as not uploaded: they stay on the phone once completed. */
+  renderQueued(queued) {
+    const shown = Boolean(queued && queued.count > 0);
+    this.els.queued.hidden = !shown;
+    this.els.queued.dataset.count = shown ? String(queued.count) : '0';
+    this.els.queuedText.textContent = shown ? queuedText(queued) : '';
   }
 
   /** One labelled text field per reason to give; a key already shown keeps what was typed. */

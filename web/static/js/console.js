@@ -1,6 +1,7 @@
 // Auditor console: watch and hear the facility camera, talk to the facility, direct the
 // walk checkpoint by checkpoint, capture evidence, record results, complete the audit.
 
+import { CameraViews, cameraOfTrack } from './cameras.js';
 import { CaptureControl } from './capture.js';
 import { CheckpointCard } from './checkpoint-card.js';
 import { CheckpointList, Walkthrough } from './checkpoints.js';
@@ -8,15 +9,19 @@ import { Completion } from './completion.js';
 import { askConsent } from './consent.js';
 import { $, isTyping, localizeTimes, readConfig, setBadge, setPressed } from './dom.js';
 import { EvidenceStrip } from './evidence.js';
+import { FacilityLinkBadge, duration } from './facility-link.js';
 import { setupInvites } from './invites.js';
 import { PhoneLanguage } from './phone-language.js';
 import { Roster, renderParticipants } from './participants.js';
 import { PeerLink } from './peer.js';
+import { PhoneQueue } from './phone-queue.js';
+import { PhotoModeControl } from './photo-mode.js';
 import { PhotoRequest } from './photo-request.js';
 import { VideoPointer } from './pointer.js';
 import { RemoteVideo } from './remote-video.js';
 import { Signaling } from './signaling.js';
 import { TechCheckPanel } from './techcheck-panel.js';
+import { UplinkPanel } from './uplink-panel.js';
 
 const config = readConfig();
 // Reviewers, and auditors of the firm who are not running this audit, watch only.
@@ -39,6 +44,10 @@ const els = {
   participants: $('#participants'),
   participantsEmpty: $('#participants-empty'),
   pointerHint: $('#pointer-hint'),
+  pip: $('#camera-pip'),
+  pipVideo: $('#pip-video'),
+  pipLabel: $('#pip-label'),
+  cameraLabel: $('#camera-label'),
 };
 
 // Why the server closed for good: a short badge, a sentence over the video, a way on.
@@ -65,8 +74,11 @@ const WALK_ERRORS = new Set(['not_found', 'audit_completed', 'no_template']);
 
 // Shortcuts that direct the audit: capture, photo, next and previous checkpoint, results.
 const RESULT_KEYS = { 1: 'meets', 2: 'does_not_meet', 3: 'not_applicable', 4: 'follow_up' };
-const RUN_KEYS = new Set(['c', 'C', 'r', 'R', 'n', 'N', 'p', 'P', ...Object.keys(RESULT_KEYS)]);
+const RUN_KEYS = new Set(['c', 'C', 'r', 'R', 'n', 'N', 'p', 'P', 'v', 'V', ...Object.keys(RESULT_KEYS)]);
+// Cameras an auditor's connection receives: the server sends camera n on the n-th video track.
+const CAMERA_TRACKS = 2;
 const MIC_WAIT_MS = 1_500;
+const GOTO_CONFIRM_MS = 4_000; // a move sent over the socket comes back well within this
 const WAITING_FOR_CAMERA = 'Waiting for the facility camera…';
 
 const view = {
@@ -89,7 +101,6 @@ let mic = null;
 let micMuted = false;
 let pcHasMic = false;
 let welcomes = 0;
-let remoteStream = new MediaStream();
 let accessEnded = null; // the server's `access-ended` message, if it sent one
 
 const signaling = new Signaling(config.ws_path);
@@ -104,21 +115,46 @@ const link = new PeerLink({ send, setup: addTransceivers });
 const remote = new RemoteVideo({
   frame: els.frame, video: els.video, soundButton: els.sound, onFrame: frameSeen, onResize: renderMediaInfo,
 });
+const cameras = new CameraViews({
+  large: els.video,
+  small: els.pipVideo,
+  smallTile: els.pip,
+  largeLabel: els.cameraLabel,
+  smallLabel: els.pipLabel,
+  send,
+  onSwap: () => render(),
+  photoMode: (number) => photoMode.isOn(number),
+});
+window.vaudit.cameras = cameras;
 const walk = new Walkthrough(config.audit_id);
 const currentKey = () => walk.currentKey;
 // `completion` is declared below; the check runs only once a capture is opened.
 const evidence = new EvidenceStrip(config.audit_id, (key) => walk.titleOf(key), () => mayRun && !completion.completed);
-const capture = new CaptureControl(send, currentKey);
-const photo = new PhotoRequest({ send, checkpoint: currentKey });
+const capture = new CaptureControl(send, currentKey, () => cameras.onScreen);
+const photo = new PhotoRequest({ send, checkpoint: currentKey, camera: () => cameras.onScreen });
+const phoneQueue = new PhoneQueue($('#photo-queue'));
+const uplink = new UplinkPanel();
+const photoMode = new PhotoModeControl({
+  send,
+  blocker: () => (mayRun ? photoBlocker() : 'Only the auditors running this audit can switch photo mode.'),
+  camera: () => cameras.onScreen,
+});
 const card = new CheckpointCard(walk, go);
 const completion = new Completion(config.audit_id, walk);
 const techCheck = new TechCheckPanel(config.audit_id);
 new CheckpointList(walk, go);
 phoneLanguage = new PhoneLanguage(walk, () => roster.others('staff'));
-new VideoPointer(els.frame, els.video, { send, enabled: canPoint });
+new VideoPointer(els.frame, els.video, { send, enabled: canPoint, camera: () => cameras.onScreen });
 const micReady = acquireMic();
+const facilityLink = new FacilityLinkBadge($('[data-testid="facility-link"]'), {
+  onGap: (ms) => {
+    const text = `Connection lost for ${duration(ms)}: the facility's video is back. The recording shows the gap.`;
+    notice(text);
+    setTimeout(() => { if (els.notice.textContent === text) notice(''); }, 20_000);
+  },
+});
 let consentShown = null; // the notice the auditor accepted on this page
-let consentPending = null; // {session, iceServers} while the server logs our consent
+let consentPending = null; // {session, ice} while the server logs our consent
 
 /** Whether a click on the picture points for the phone: only for who runs the live audit. */
 function canPoint() {
@@ -149,6 +185,7 @@ function pausedBy() {
 function connectionView() {
   if (view.terminal) return ['failed', view.terminal.badge];
   if (view.socketOpen && pausedBy()) return ['connecting', 'Paused by the facility'];
+  if (view.socketOpen && photoMode.on && view.pcState === 'connected') return ['connecting', 'Photo mode'];
   if (!view.socketOpen) return view.joined ? ['reconnecting', 'Reconnecting…'] : ['connecting', 'Connecting…'];
   if (view.consenting) return ['connecting', 'Waiting for your consent'];
   if (view.retrying || view.pcState === 'failed') return ['failed', 'Connection failed — retrying'];
@@ -174,6 +211,9 @@ function render() {
   if (paused && !view.terminal) {
     overlay = `Paused by the facility: ${paused.name || 'the phone'} paused the camera. The picture comes back when they resume.`;
   }
+  if (photoMode.on && !paused && !view.terminal) {
+    overlay = 'Photo mode: the phone\'s video is paused to spare its uplink; you still hear the facility. Press R for a full-resolution photo, V to resume the video.';
+  }
   if (view.consenting && !view.terminal) overlay = 'Accept the recording notice to start the video.';
   if (view.terminal) overlay = view.terminal.text;
   els.overlayText.textContent = overlay;
@@ -187,6 +227,7 @@ function render() {
   const blocker = captureBlocker();
   capture.setAvailable(!blocker, blocker);
   photo.setBlocker(photoBlocker());
+  photoMode.render();
   els.pointerHint.hidden = !canPoint();
   els.frame.classList.toggle('can-point', canPoint());
 }
@@ -197,6 +238,7 @@ function captureBlocker() {
   if (view.terminal) return 'The live session is closed: nothing can be captured.';
   if (!view.socketOpen) return 'Not connected to the server: nothing can be captured until the connection is back.';
   if (pausedBy()) return 'The facility paused the camera: there is nothing to capture until they resume.';
+  if (photoMode.on) return 'Photo mode: the video is paused. Ask for a photo (R), or resume the video (V) to capture.';
   if (view.media !== 'live') return 'The facility camera is not live: there is nothing to capture yet.';
   return '';
 }
@@ -209,13 +251,29 @@ function photoBlocker() {
   return '';
 }
 
-/** Make a checkpoint current for everyone: over the socket, or over HTTP while it is down. */
+let gotoCheck = null; // the pending check that a move sent over the socket came back
+
+/**
+ * Make a checkpoint current for everyone: over the socket, or over HTTP while it is down or
+ * when the socket's move does not come back.
+ */
 function go(key) {
   if (completion.completed || !mayRun) return;
   card.flush(); // the note typed for the checkpoint we leave goes with us
   card.showError('');
-  if (send({ type: 'goto', key })) return;
-  walk.gotoOverHttp(key).catch((error) => card.showError(`Could not move to that checkpoint: ${error.message}`));
+  const moveOverHttp = () => walk.gotoOverHttp(key)
+    .catch((error) => card.showError(`Could not move to that checkpoint: ${error.message}`));
+  clearTimeout(gotoCheck);
+  if (!send({ type: 'goto', key })) {
+    moveOverHttp();
+    return;
+  }
+  // A message on a socket that is dying is lost: if no move at all has come back by then
+  // (ours, or another auditor's), make this one over HTTP. Moving to a checkpoint is idempotent.
+  const moves = walk.moves;
+  gotoCheck = setTimeout(() => {
+    if (walk.moves === moves && !completion.completed) moveOverHttp();
+  }, GOTO_CONFIRM_MS);
 }
 
 /** The audit is completed (here or by another auditor): results are final, the session ends. */
@@ -225,6 +283,7 @@ function finish() {
   capture.abandon();
   view.terminal = TERMINAL[4409];
   view.socketOpen = false;
+  facilityLink.stop();
   signaling.stop();
   link.close();
   vaudit.pc = null;
@@ -266,18 +325,23 @@ async function acquireMic() {
   if (mic && link.pc && !pcHasMic) link.renew();
 }
 
+/** A `welcome`'s ICE servers (with this participant's TURN credential) and transport policy. */
+function iceOf(welcome) {
+  return { servers: welcome.ice_servers, policy: welcome.ice_transport_policy };
+}
+
 /** Connect the media once consent is settled; a newer welcome makes this one stale. */
-async function startMedia(session, iceServers) {
+async function startMedia(session, ice) {
   // Give the microphone prompt a moment, but never let an unanswered prompt keep the video away.
   await Promise.race([micReady, new Promise((resolve) => setTimeout(resolve, MIC_WAIT_MS))]);
   if (session !== welcomes || !signaling.isOpen) return;
-  link.welcome(iceServers);
+  link.welcome(ice.servers, ice.policy);
   sendMediaState();
 }
 
 function addTransceivers(pc) {
   pcHasMic = Boolean(mic);
-  pc.addTransceiver('video', { direction: 'recvonly' });
+  for (let n = 0; n < CAMERA_TRACKS; n += 1) pc.addTransceiver('video', { direction: 'recvonly' });
   if (mic) pc.addTransceiver(mic, { direction: 'sendrecv' });
   else pc.addTransceiver('audio', { direction: 'recvonly' });
 }
@@ -314,8 +378,13 @@ function onKey(event) {
     if (!event.repeat) photo.request();
   } else if (Object.hasOwn(RESULT_KEYS, key)) {
     if (!event.repeat) card.save(RESULT_KEYS[key]);
+  } else if (key === 'v' || key === 'V') {
+    if (!event.repeat) photoMode.toggle();
   } else if (key === 'm' || key === 'M') setMuted(!micMuted);
   else if (key === 'f' || key === 'F') remote.toggleFullscreen();
+  else if (key === 's' || key === 'S') {
+    if (!event.repeat) cameras.swap();
+  }
   else if (key === '?') els.help.showModal();
   else return;
   event.preventDefault();
@@ -326,12 +395,11 @@ link.addEventListener('pc', ({ detail: pc }) => {
   vaudit.pc = pc;
   view.retrying = false;
   view.frames = false;
-  remoteStream = new MediaStream();
-  els.video.srcObject = remoteStream;
+  cameras.reset();
   render();
 });
 link.addEventListener('track', ({ detail: event }) => {
-  remoteStream.addTrack(event.track);
+  cameras.addTrack(event.track, link.pc ? cameraOfTrack(link.pc, event) : 1);
   remote.play();
 });
 link.addEventListener('state', ({ detail: state }) => {
@@ -369,6 +437,7 @@ signaling
     view.joined = true;
     const session = ++welcomes;
     roster.reset(message.participant, message.participants);
+    photoMode.reset(); // a `photo-mode` follows when it is on
     // Back after an outage: fetch what happened meanwhile.
     if (session > 1) {
       evidence.load();
@@ -386,16 +455,16 @@ signaling
       }
       consentShown = consent.notice_sha256;
       if (session !== welcomes) return;
-      consentPending = { session, iceServers: message.ice_servers };
+      consentPending = { session, ice: iceOf(message) };
       send({ type: 'consent', accepted: true });
       return;
     }
-    await startMedia(session, message.ice_servers);
+    await startMedia(session, iceOf(message));
   })
   .on('consent-recorded', (message) => {
     const pending = consentPending;
     consentPending = null;
-    if (pending && message.accepted) startMedia(pending.session, pending.iceServers);
+    if (pending && message.accepted) startMedia(pending.session, pending.ice);
   })
   .on('checkpoint', (message) => walk.moved(message.checkpoint))
   .on('checkpoint-result', (message) => walk.recorded(message))
@@ -403,6 +472,11 @@ signaling
   // Sent just before the server closes the socket with 4403: say why, do not reconnect.
   .on('access-ended', (message) => { accessEnded = message; })
   .on('answer', (message) => link.answer(message.sdp))
+  .on('cameras', (message) => {
+    cameras.update(message.cameras);
+    if (view.socketOpen) cameras.announce();
+  })
+  .on('facility-link', (message) => facilityLink.update(message))
   .on('media', (message) => {
     view.media = message.state;
     view.codec = message.codec || null;
@@ -418,6 +492,7 @@ signaling
     evidence.add(message.item, { fresh: true });
     walk.evidenceAdded(message.item);
     photo.arrived(message.item);
+    phoneQueue.arrived(message.item);
   })
   .on('participant-joined', (message) => {
     roster.upsert(message.participant);
@@ -426,9 +501,22 @@ signaling
   .on('participant-updated', (message) => roster.upsert(message.participant))
   .on('participant-left', (message) => {
     roster.remove(message.participant_id);
-    if (roster.others('staff').length === 0) photo.phoneLeft();
+    uplink.forget(message.participant_id);
+    if (roster.others('staff').length === 0) {
+      photo.phoneLeft();
+      uplink.clear();
+    }
   })
   .on('photo-declined', (message) => photo.declined(message))
+  .on('photo-queue', (message) => {
+    phoneQueue.update(message, new Set(roster.others('staff').map((person) => person.id)));
+  })
+  .on('photo-mode', (message) => {
+    photoMode.update(message);
+    cameras.attach();
+    render();
+  })
+  .on('uplink', (message) => uplink.update(message))
   .on('error', (message) => {
     if (message.code === 'bad_sdp') link.offerRefused();
     else if (message.code === 'capture_failed') capture.failed(message);

@@ -104,3 +104,14 @@ export function element(tag, className, text) {
 export function setPressed(button, pressed) {
   button.setAttribute('aria-pressed', String(pressed));
 }
+
+/**
+ * Controls that only work through a script are rendered disabled, so that a click before the
+ * script ran is not lost (forms also get method="post": an early submit never puts a field, a
+ * password say, in the URL). Call this with the button, or the form whose submit buttons it
+ * enables, once its listener is attached.
+ */
+export function arm(control) {
+  const buttons = control instanceof HTMLFormElement ? control.querySelectorAll('button[type="submit"]') : [control];
+  for (const button of buttons) button.disabled = false;
+}

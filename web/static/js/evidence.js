@@ -70,6 +70,12 @@ function thumbnail(item, open, titleOf) {
   time.title = item.captured_at;
   meta.append(time);
   if (item.checkpoint) meta.append(element('span', 'evidence-checkpoint'));
+  if (item.camera) {
+    const camera = element('span', 'evidence-camera', `Camera ${item.camera}`);
+    camera.dataset.testid = 'evidence-camera';
+    meta.append(camera);
+    node.dataset.camera = String(item.camera);
+  }
   button.append(image, meta);
   if (item.kind === 'photo') {
     const badge = element('span', 'evidence-badge', 'Photo');
@@ -161,6 +167,9 @@ export class EvidenceStrip {
     this.els.strip.hidden = count === 0;
     this.els.empty.hidden = count > 0;
     this.els.hint.hidden = count === 0;
+    // Name the camera on thumbnails only once the audit has had a second one.
+    const cameras = [...this.items.values()].some((item) => (item.camera || 1) > 1);
+    this.els.strip.classList.toggle('multi-camera', cameras);
   }
 
   /** Fetch every capture of the audit (again); what is shown already stays. */

@@ -1,7 +1,7 @@
 // Facility page: a member adds the facility to its suppliers, or removes it, without a reload.
 // The server rendered the state it found; the button flips it through the JSON API.
 
-import { $, api } from './dom.js';
+import { $, api, arm } from './dom.js';
 
 const box = $('#supplier-link');
 const button = $('#supplier-toggle');
@@ -46,3 +46,4 @@ async function toggle() {
 }
 
 button.addEventListener('click', toggle);
+arm(button);

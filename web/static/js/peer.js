@@ -1,10 +1,13 @@
 // The page's one RTCPeerConnection with the server. The server cannot restart ICE, so a
 // connection that fails is replaced by a new one with a fresh offer (docs/protocol.md).
+// Recovery does not wait on long timers: while signaling is down nothing is retried (the
+// next `welcome` renews the connection at once); while it is up, a failed connection is
+// replaced within a second or two.
 
 const DISCONNECT_GRACE_MS = 3_000;
-const CONNECT_TIMEOUT_MS = 20_000;
-const RETRY_MIN_MS = 1_000;
-const RETRY_MAX_MS = 15_000;
+const CONNECT_TIMEOUT_MS = 8_000;
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 2_000;
 
 /** The wire form of a trickled candidate; null marks the end of gathering. */
 export function candidateMessage(candidate) {
@@ -15,20 +18,28 @@ export function candidateMessage(candidate) {
 
 /**
  * Events: `pc` (a new RTCPeerConnection, as detail), `state` (its connectionState),
- * `track` (the RTCTrackEvent), `recovering` ({delayMs}) and `error` (an Error).
+ * `track` (the RTCTrackEvent), `recovering` ({delayMs}), `error` (an Error) and `relay-problem`
+ * ({code, text}): the connection failed and a TURN server refused or did not answer (a wrong
+ * or expired credential, a blocked port). With the relay-only policy that is known as soon as
+ * gathering ends without a candidate, so it comes then rather than after the connect timeout.
  *
  * Options: `send(message)` returns false when signaling is down; `setup(pc)` adds the
  * page's transceivers; `recover()`, if given, replaces the default recovery (a new
- * connection and offer on the same socket) once the backoff delay has passed.
+ * connection and offer on the same socket) once the backoff delay has passed;
+ * `signalingUp()`, if given, says whether an offer could reach the server now: when it
+ * cannot, a failure schedules nothing (the next `welcome` renews the connection).
  */
 export class PeerLink extends EventTarget {
-  constructor({ send, setup, recover = null }) {
+  constructor({ send, setup, recover = null, signalingUp = null }) {
     super();
     this.send = send;
     this.setup = setup;
     this.recover = recover;
+    this.signalingUp = signalingUp;
     this.pc = null;
     this.iceServers = [];
+    this.iceTransportPolicy = 'all';
+    this.turnErrors = [];
     this.offersSent = 0;
     this.answersSeen = 0;
     this.attempt = 0;
@@ -44,9 +55,10 @@ export class PeerLink extends EventTarget {
   }
 
   /** A `welcome` starts a new signaling session: forget old offers and connect afresh. */
-  welcome(iceServers) {
+  welcome(iceServers, iceTransportPolicy = 'all') {
     this.closed = false;
     this.iceServers = Array.isArray(iceServers) ? iceServers : [];
+    this.iceTransportPolicy = iceTransportPolicy === 'relay' ? 'relay' : 'all';
     this.offersSent = 0;
     this.answersSeen = 0;
     this.clearTimer('retry');
@@ -58,7 +70,10 @@ export class PeerLink extends EventTarget {
     this.clearTimer('grace');
     this.clearTimer('connect');
     this.closePc();
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.iceTransportPolicy,
+    });
     this.pc = pc;
     this.wire(pc);
     this.setup(pc);
@@ -106,8 +121,12 @@ export class PeerLink extends EventTarget {
   wire(pc) {
     this.offerSent = false;
     this.heldCandidates = [];
+    this.turnErrors = [];
+    this.pcConnected = false;
+    let gathered = 0;
     pc.onicecandidate = (event) => {
       if (pc !== this.pc) return;
+      if (event.candidate && event.candidate.candidate) gathered += 1;
       const message = candidateMessage(event.candidate);
       if (this.offerSent) this.send(message);
       else this.heldCandidates.push(message);
@@ -118,10 +137,27 @@ export class PeerLink extends EventTarget {
     pc.ontrack = (event) => {
       if (pc === this.pc) this.emit('track', event);
     };
+    pc.onicecandidateerror = (event) => {
+      if (pc !== this.pc || !/^turns?:/.test(event.url || '')) return;
+      this.turnErrors.push({ code: event.errorCode, text: event.errorText || '' });
+    };
+    // Gathering ended without a single candidate: this connection cannot connect, so try
+    // again at once rather than wait for the connect timeout. Relay-only, the TURN server
+    // refused or did not answer; otherwise the browser has not seen a network that just came back.
+    pc.onicegatheringstatechange = () => {
+      if (pc !== this.pc || pc.iceGatheringState !== 'complete' || gathered > 0) return;
+      if (this.iceTransportPolicy === 'relay') {
+        if (!this.turnErrors.length) this.turnErrors.push({ code: 0, text: 'no relay candidate' });
+        this.fail(new Error('no relay candidate: the TURN server refused or did not answer'));
+      } else {
+        this.fail(new Error('no network address to connect from'));
+      }
+    };
   }
 
   changed(state) {
     if (state === 'connected') {
+      this.pcConnected = true;
       this.attempt = 0;
       this.clearTimer('grace');
       this.clearTimer('connect');
@@ -140,6 +176,15 @@ export class PeerLink extends EventTarget {
     this.clearTimer('grace');
     this.clearTimer('connect');
     this.emit('error', error);
+    // A connection that worked and then dropped is a network problem, not the relay's.
+    const turnError = this.turnErrors[this.turnErrors.length - 1];
+    if (turnError && !this.pcConnected) this.emit('relay-problem', turnError);
+    if (this.signalingUp && !this.signalingUp()) {
+      // Signaling is down: nothing to send an offer through. Its reconnect brings a
+      // `welcome`, and with it a new connection at once, whenever the link returns.
+      this.emit('recovering', { delayMs: null });
+      return;
+    }
     const delayMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** this.attempt);
     this.attempt += 1;
     this.emit('recovering', { delayMs });
@@ -155,6 +200,7 @@ export class PeerLink extends EventTarget {
     if (!pc) return;
     this.pc = null;
     pc.onicecandidate = pc.onconnectionstatechange = pc.ontrack = null;
+    pc.onicecandidateerror = pc.onicegatheringstatechange = null;
     pc.close();
   }
 

@@ -1,5 +1,5 @@
-// Console: ask the phone for a full-resolution photo of the current checkpoint, and say so
-// until the photo arrives.
+// Console: ask the phone on the large view for a full-resolution photo of the current
+// checkpoint, and say so until the photo arrives.
 
 import { $ } from './dom.js';
 
@@ -7,10 +7,14 @@ import { $ } from './dom.js';
 const PATIENCE_MS = 120_000;
 
 export class PhotoRequest {
-  /** `send(message)` is false when not sent; `checkpoint()` is the current key or null. */
-  constructor({ send, checkpoint }) {
+  /**
+   * `send(message)` is false when not sent; `checkpoint()` is the current key or null;
+   * `camera()` the camera on the large view (its phone is asked), or null.
+   */
+  constructor({ send, checkpoint, camera = () => null }) {
     this.send = send;
     this.checkpoint = checkpoint;
+    this.camera = camera;
     this.blocker = '';
     this.pending = false;
     this.timer = 0;
@@ -37,7 +41,10 @@ export class PhotoRequest {
       return;
     }
     const checkpoint = this.checkpoint();
-    if (!this.send({ type: 'photo-request', checkpoint })) {
+    const message = { type: 'photo-request', checkpoint };
+    const camera = this.camera();
+    if (camera) message.camera = camera;
+    if (!this.send(message)) {
       this.say('Not connected to the server: the photo request was not sent.');
       return;
     }

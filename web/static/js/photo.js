@@ -1,11 +1,15 @@
 // Phone: the auditor asked for a full-resolution photo. Take it with the camera that is
-// already running where the browser can (ImageCapture), else with the camera app, and
-// upload it with the invite token.
+// already running where the browser can (ImageCapture), else with the camera app, keep it
+// in the phone's photo queue (photo-queue.js) and let the queue upload it.
 
 import { $ } from './dom.js';
+import { QueueFull } from './photo-queue.js';
 import { t } from './strings.js';
 
 const SENT_MS = 2_500;
+const SAVED_MS = 5_000;
+// A photo not sent by then is left to the queue: the person can carry on.
+const PATIENCE_MS = 8_000;
 const megabytes = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
 function sizeText(bytes) {
@@ -20,7 +24,7 @@ export function uploadProblem(status, body, retryAfter = null) {
   if (code === 'unsupported_image') return t('photoUnsupported');
   if (status === 429) return t('photoWait', { seconds: retryAfter || '10' });
   if (status === 422 && (code === 'not_an_image' || code === 'damaged_image')) return t('photoNotImage');
-  if (status === 401) return t('photoExpired');
+  if (status === 401 || status === 403) return t('photoExpired');
   if (status === 409) return t('photoClosed');
   const reason = (body && body.error && body.error.message) || `HTTP ${status}`;
   return t('photoFailed', { reason });
@@ -49,14 +53,19 @@ export async function displayable(file) {
 }
 
 export class PhotoTaker {
-  /** `track()` is the live video track; `location()` the position the person allowed, or null. */
-  constructor({ auditId, token, track, location, onDecline = () => {} }) {
-    this.url = `/api/audits/${encodeURIComponent(auditId)}/photos`;
-    this.token = token;
+  /**
+   * `track()` is the live video track; `location()` the position the person allowed, or null;
+   * `queue` the PhotoQueue that keeps and sends every photo taken.
+   */
+  constructor({ queue, track, location, camera = () => null, onDecline = () => {} }) {
+    this.queue = queue;
     this.track = track;
     this.location = location;
+    this.ownCamera = camera; // this phone's camera number (from `welcome`), or null
+    this.camera = null;
     this.checkpoint = null;
     this.requestId = null; // the request on screen, until it is answered
+    this.itemId = null; // the queued photo this prompt reports on
     this.onDecline = onDecline;
     this.busy = false;
     this.timer = 0;
@@ -83,6 +92,8 @@ export class PhotoTaker {
     clearTimeout(this.timer);
     this.checkpoint = (message && message.checkpoint) || null;
     this.requestId = (message && message.request_id) || null;
+    // The camera number the server gave this phone: the photo says which camera took it.
+    this.camera = (message && Number.isInteger(message.camera)) ? message.camera : this.ownCamera();
     this.say('');
     this.els.takeLabel.textContent = t('takePhoto');
     this.els.sheet.hidden = false;
@@ -95,6 +106,11 @@ export class PhotoTaker {
     if (this.busy) return;
     this.onDecline({ request_id: this.requestId, checkpoint: this.checkpoint });
     this.close();
+  }
+
+  /** Whether the prompt on screen reports on the queued photo `id`. */
+  shows(id) {
+    return !this.els.sheet.hidden && this.itemId === id;
   }
 
   close() {
@@ -115,6 +131,7 @@ export class PhotoTaker {
     let blob;
     try {
       blob = await new window.ImageCapture(track).takePhoto();
+      if (blob) blob.takenAt = new Date();
     } catch {
       blob = null;
     }
@@ -124,42 +141,42 @@ export class PhotoTaker {
     else this.els.input.click();
   }
 
+  /** Keep the photo on the phone first (hash, capture time, request), then let the queue send it. */
   async upload(original) {
-    const file = await displayable(original);
-    const form = new FormData();
-    const name = file.name || `photo.${(file.type.split('/')[1] || 'jpg').replace('jpeg', 'jpg')}`;
-    form.append('file', file, name);
-    if (this.checkpoint) form.append('checkpoint', this.checkpoint);
-    form.append('device_time', new Date().toISOString());
-    const where = this.location();
-    if (where) {
-      form.append('lat', String(where.lat));
-      form.append('lon', String(where.lon));
-      if (Number.isFinite(where.accuracy)) form.append('accuracy', String(where.accuracy));
-    }
+    // The camera app's file says when it was taken; a photo from the stream, when it returned.
+    const takenAt = original.takenAt || new Date(original.lastModified || Date.now());
     this.setBusy(true);
-    this.say(t('photoSending', { size: sizeText(file.size) }), 'busy');
-    let response;
+    this.say(t('photoSaving'), 'busy');
+    let item;
     try {
-      response = await fetch(this.url, {
-        method: 'POST',
-        headers: { Authorization: `Invite ${this.token}` },
-        body: form,
-        credentials: 'omit',
+      const file = await displayable(original);
+      item = await this.queue.add(file, {
+        takenAt: takenAt.toISOString(),
+        checkpoint: this.checkpoint,
+        requestId: this.requestId,
+        camera: this.camera ?? this.ownCamera(),
+        location: this.location(),
       });
-    } catch {
-      this.failed(t('photoOffline'));
+    } catch (error) {
+      this.failed(error instanceof QueueFull ? t('photoQueueFull') : t('photoNotSaved'));
       return;
     }
-    if (response.ok) {
-      this.setBusy(false);
-      this.say(t('photoSent'), 'ok');
-      this.timer = setTimeout(() => this.close(), SENT_MS);
+    this.itemId = item.id;
+    this.say(t('photoSending', { size: sizeText(item.size) }), 'busy');
+    const patience = new Promise((resolve) => setTimeout(() => resolve({ state: 'queued' }), PATIENCE_MS));
+    const outcome = await Promise.race([this.queue.settled(item.id), patience]);
+    this.setBusy(false);
+    if (outcome.state === 'refused') {
+      this.failed(outcome.text);
       return;
     }
-    let body = null;
-    try { body = await response.json(); } catch { body = null; }
-    this.failed(uploadProblem(response.status, body, response.headers.get('Retry-After')));
+    if (outcome.state === 'stranded') {
+      this.failed(t(outcome.reason === 'closed' ? 'photoClosed' : 'photoExpired'));
+      return;
+    }
+    const sent = outcome.state === 'sent';
+    this.say(sent ? t('photoSent') : t('photoSaved'), sent ? 'ok' : 'info');
+    this.timer = setTimeout(() => this.close(), sent ? SENT_MS : SAVED_MS);
   }
 
   failed(text) {

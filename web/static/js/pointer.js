@@ -36,11 +36,12 @@ export function framePosition(video, clientX, clientY) {
 /** Console: clicks on the live video become `pointer` messages, with a ripple where clicked. */
 export class VideoPointer {
   /** `send(message)` returns false when it could not be sent; `enabled()` says if pointing makes sense now. */
-  constructor(frame, video, { send, enabled }) {
+  constructor(frame, video, { send, enabled, camera = () => null }) {
     this.frame = frame;
     this.video = video;
     this.send = send;
     this.enabled = enabled;
+    this.camera = camera; // the camera on this video: only its phone shows the marker
     video.addEventListener('click', (event) => this.click(event));
   }
 
@@ -48,7 +49,10 @@ export class VideoPointer {
     if (!this.enabled()) return;
     const position = framePosition(this.video, event.clientX, event.clientY);
     if (!position) return;
-    if (!this.send({ type: 'pointer', x: position.x, y: position.y })) return;
+    const message = { type: 'pointer', x: position.x, y: position.y };
+    const camera = this.camera();
+    if (camera) message.camera = camera;
+    if (!this.send(message)) return;
     const frameRect = this.frame.getBoundingClientRect();
     this.ripple(event.clientX - frameRect.left, event.clientY - frameRect.top);
   }

@@ -10,6 +10,10 @@ const AHEAD_S = 30; // keep this much buffered after the playhead
 const BEHIND_S = 20; // and this much before it, for short jumps back
 const NEAR_END_S = 0.3; // this little data ahead, and none coming, ends what plays there
 const WATCH_MS = 250;
+// Where the playhead is moved to land at `t`, it goes to `t + INSIDE_S`: a media time reads
+// back up to 1 µs early (Chromium keeps whole microseconds, truncated), and at a segment's
+// very offset that early reading falls in the gap before it, so the move would repeat forever.
+const INSIDE_S = 0.001;
 
 /** Resolve when the SourceBuffer has finished its current append or removal. */
 function settled(buffer) {
@@ -42,9 +46,15 @@ async function sha256Hex(buffer) {
  * `fatal` (detail: Error; nothing more can be played).
  */
 export class SegmentSource extends EventTarget {
-  constructor(video, segments, duration) {
+  /**
+   * `landWithin`: how far a seek that has no frame at its time may be moved on to the next data
+   * (see landSeek); a video that keeps to another player's clock (a second camera) gives its
+   * drift tolerance, or the two would pull the playhead back and forth.
+   */
+  constructor(video, segments, duration, { landWithin = Infinity } = {}) {
     super();
     this.video = video;
+    this.landWithin = landWithin;
     this.segments = [...segments].sort((a, b) => a.offset - b.offset);
     this.duration = duration;
     this.appended = new Set(); // seq of segments whose whole span is buffered
@@ -106,7 +116,7 @@ export class SegmentSource extends EventTarget {
   playable(t) {
     if (this.indexAt(t) >= 0) return t;
     const next = this.nextAfter(t);
-    return next ? next.offset : t;
+    return next ? next.offset + INSIDE_S : t;
   }
 
   /** Where the playhead is, or is about to be after a seek that is still loading. */
@@ -264,7 +274,7 @@ export class SegmentSource extends EventTarget {
     this.target = null; // a seek of the viewer's own replaces where playback was to start
     const t = this.video.currentTime;
     const resume = this.playable(t);
-    if (resume !== t) {
+    if (resume !== t && resume - t <= this.landWithin) {
       this.video.currentTime = resume; // between segments: the phone was not sending
       return;
     }
@@ -291,11 +301,32 @@ export class SegmentSource extends EventTarget {
     }
     const segment = this.nextAfter(t);
     if (segment && (next === null || segment.offset < next)) next = segment.offset;
-    if (next !== null) video.currentTime = next + 0.001;
+    if (next !== null) video.currentTime = next + INSIDE_S;
   }
 
   stallCheck() {
     const video = this.video;
-    if (!video.paused && !video.seeking && video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) this.skipGap();
+    if (video.seeking) this.landSeek();
+    else if (!video.paused && video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA) this.skipGap();
+  }
+
+  /**
+   * A seek whose segment is in but which has no frame at its time never lands (a file's media
+   * can start a little after its segment's offset, or pause inside it): move it on to the first
+   * data after it (if that is within `landWithin`). A seek still loading, or still to be placed
+   * (`target`), is left alone, and so is one with data under it, however slowly it lands.
+   */
+  landSeek() {
+    if (this.target !== null) return;
+    const t = this.video.currentTime;
+    const i = this.indexAt(t);
+    if (i < 0 || !this.appended.has(this.segments[i].seq) || this.buffer.updating) return;
+    const ranges = this.video.buffered;
+    for (let r = 0; r < ranges.length; r++) {
+      if (ranges.end(r) <= t) continue;
+      const next = ranges.start(r);
+      if (next > t && next - t <= this.landWithin) this.video.currentTime = next + INSIDE_S;
+      return;
+    }
   }
 }

@@ -1,11 +1,13 @@
 // The replay's timeline: the whole recording from start to end, what is buffered, the
 // playhead, a flag wherever the auditor moved to a checkpoint, a tick for each capture
-// or photo, and a hatched mark over each segment recovered after an unclean stop. Clicking or dragging anywhere seeks there; a flag or tick seeks to its moment.
+// or photo, a hatched mark over each segment recovered after an unclean stop, and a
+// marked gap, with its length, wherever the recording has no video. Clicking or dragging anywhere seeks there; a flag or tick seeks to its moment.
 
 import { element } from './dom.js';
 
 const KIND_LABELS = { capture: 'Capture', photo: 'Photo', still: 'Still' };
 const FLAG_PX = 18; // flags closer than this on screen are shown as one, with a count
+const GAP_MIN_S = 1; // a shorter hole between two segments is no gap worth marking
 
 /** Seconds as "4:05" or "1:02:09". */
 export function clock(seconds) {
@@ -26,6 +28,12 @@ export function recoveredText(segment) {
   return `Segment ${segment.seq} (${clock(segment.offset)}–${clock(segment.offset + segment.duration)}) `
     + `was recovered after an unclean stop at ${r.stopped_at}: ${r.video_frames_kept} video frames kept, `
     + `the ${r.video_frames_lost} after them did not reach the disk. The hatched mark on the timeline shows it.`;
+}
+
+/** What a reviewer is told about a stretch without video. */
+export function gapText(from, to) {
+  return `No video for ${Math.round(to - from)} s (${clock(from)}–${clock(to)}): `
+    + 'the facility\'s connection was lost or its camera was not connected. Playback skips it.';
 }
 
 export class Timeline {
@@ -57,7 +65,8 @@ export class Timeline {
     this.head = element('div', 'timeline-head');
     this.head.dataset.testid = 'playhead';
     this.recovered = element('div', 'timeline-recovered-layer');
-    this.track.append(this.bands, this.played, this.recovered, this.head);
+    this.gaps = element('div', 'timeline-gap-layer');
+    this.track.append(this.bands, this.played, this.recovered, this.gaps, this.head);
     this.ticks = element('div', 'timeline-ticks');
     this.preview = element('div', 'timeline-preview');
     this.previewImage = element('img');
@@ -145,6 +154,35 @@ export class Timeline {
       return mark;
     });
     this.recovered.replaceChildren(...marks);
+  }
+
+  /**
+   * Mark each stretch without video between two segments (the facility's link dropped, or
+   * its phone left and came back) with its length: a gap is shown as a gap, never as a
+   * frozen picture. Gaps under GAP_MIN_S are the joins of consecutive segments.
+   */
+  setGaps(segments) {
+    const sorted = [...segments].sort((a, b) => a.offset - b.offset);
+    const marks = [];
+    for (let i = 1; i < sorted.length; i++) {
+      const from = sorted[i - 1].offset + sorted[i - 1].duration;
+      const to = sorted[i].offset;
+      if (to - from < GAP_MIN_S) continue;
+      const mark = element('span', 'timeline-gap');
+      mark.dataset.testid = 'recording-gap';
+      mark.dataset.offset = String(from);
+      mark.dataset.duration = String(Math.round(to - from));
+      const words = gapText(from, to);
+      mark.title = words;
+      mark.setAttribute('aria-label', words);
+      mark.setAttribute('role', 'img');
+      this.place(mark, from);
+      mark.style.width = `${((this.fraction(to) - this.fraction(from)) * 100).toFixed(3)}%`;
+      mark.append(element('span', 'timeline-gap-label'));
+      mark.lastChild.textContent = `${Math.round(to - from)} s`;
+      marks.push(mark);
+    }
+    this.gaps.replaceChildren(...marks);
   }
 
   /** One tick per capture or photo. */

@@ -4,6 +4,7 @@
 
 import { $, api, formatDateTime, isTyping, readConfig } from './dom.js';
 import { EvidenceList, StillsStrip, indexAtOrBefore, wallClock } from './replay-evidence.js';
+import { FollowerPlayer, camerasOf, segmentsOf } from './replay-cameras.js';
 import { SegmentSource } from './replay-source.js';
 import { Timeline, clock, recoveredText } from './replay-timeline.js';
 
@@ -12,6 +13,11 @@ const STEP_S = 5;
 
 const els = {
   video: $('#replay-video'),
+  frames: $('#replay-frames'),
+  cameraLabel: $('#replay-camera-label'),
+  second: $('#replay-second'),
+  secondVideo: $('#replay-video-second'),
+  secondLabel: $('#replay-second-label'),
   overlay: $('#replay-overlay'),
   overlayText: $('#replay-overlay-text'),
   retry: $('#replay-retry'),
@@ -167,7 +173,7 @@ function describe(manifest) {
     : 'No tree head has been signed for this audit yet.';
 }
 
-function wirePlayer(manifest) {
+function wirePlayer(manifest, segments = manifest.segments) {
   const video = els.video;
   video.addEventListener('timeupdate', render);
   video.addEventListener('seeked', render);
@@ -194,7 +200,7 @@ function wirePlayer(manifest) {
     if (t !== null) seek(t);
   });
 
-  const source = new SegmentSource(video, manifest.segments, manifest.duration);
+  const source = new SegmentSource(video, segments, manifest.duration);
   source.addEventListener('buffered', showBuffered);
   source.addEventListener('skipped', (event) => {
     const { segment, error } = event.detail;
@@ -215,7 +221,22 @@ function wirePlayer(manifest) {
   source.addEventListener('fatal', (event) => {
     overlay(`The recording stopped loading: ${event.detail.message}.`, { retry: true });
   });
-  return source.start(hashTime() ?? 0);
+  const start = hashTime() ?? 0;
+  // A second camera: its own player beside the first, on the same timeline.
+  const cameras = camerasOf(manifest.segments);
+  if (cameras.length > 1) {
+    const [first, second] = cameras;
+    els.frames.dataset.cameras = '2';
+    els.cameraLabel.textContent = `Camera ${first}`;
+    els.cameraLabel.hidden = false;
+    els.secondLabel.textContent = `Camera ${second}`;
+    els.second.hidden = false;
+    els.secondVideo.dataset.camera = String(second);
+    const follower = new FollowerPlayer(video, els.secondVideo, segmentsOf(manifest.segments, second), manifest.duration);
+    follower.source.addEventListener('checked', (event) => source.dispatchEvent(new CustomEvent('checked', { detail: event.detail })));
+    follower.start(start);
+  }
+  return source.start(start);
 }
 
 async function main() {
@@ -243,6 +264,7 @@ async function main() {
   page.timeline.setCheckpoints(page.checkpoints);
   page.timeline.setEvidence(items);
   page.timeline.setRecovered(segments);
+  page.timeline.setGaps(segments);
   page.list = new EvidenceList(els.evidence, items, { seek, titleOf });
   describe(manifest);
   titlesRequest.then(() => {
@@ -263,7 +285,7 @@ async function main() {
     return;
   }
   render();
-  await wirePlayer(manifest);
+  await wirePlayer(manifest, segmentsOf(segments, camerasOf(segments)[0]));
 }
 
 els.retry.addEventListener('click', () => location.reload());

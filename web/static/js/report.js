@@ -2,12 +2,14 @@
 // firm the sharing controls and the access log, which are never printed.
 
 import { AccessLog } from './access-log.js';
-import { $, readConfig } from './dom.js';
+import { $, arm, readConfig } from './dom.js';
 import { Sharing } from './sharing.js';
 
 const config = readConfig();
 
-$('#print-report').addEventListener('click', () => window.print());
+const print = $('#print-report');
+print.addEventListener('click', () => window.print());
+arm(print);
 
 const log = $('#access-log') ? new AccessLog(config.audit_id) : null;
 if (log) log.load();

@@ -1,5 +1,5 @@
-// The signaling WebSocket (docs/protocol.md): JSON messages, keep-alive pings, and
-// reconnection with exponential backoff until the server closes for good.
+// The signaling WebSocket (docs/protocol.md): JSON messages, a heartbeat both ways, and
+// reconnection with a short, capped backoff until the server closes for good.
 
 import { socketUrl } from './dom.js';
 
@@ -7,15 +7,24 @@ import { socketUrl } from './dom.js';
  * Close codes after which a reconnect cannot succeed: bad token or session, access revoked
  * (invite revoked, signed out everywhere, removed from the audit), no audit, audit completed.
  */
-export const TERMINAL_CLOSE_CODES = new Set([4401, 4403, 4404, 4409]);
+export const TERMINAL_CLOSE_CODES = new Set([4401, 4403, 4404, 4409, 4412, 4429]);
 
 const DEFAULTS = {
-  pingMs: 20_000,
+  // The page pings this often; the server answers `pong` (and pings us when we are quiet).
+  pingMs: 2_000,
   // A socket that has been silent this long (no pong either) is dead even if the browser
-  // has not noticed yet, as happens when a phone moves between networks.
-  staleMs: 50_000,
-  minDelayMs: 500,
-  maxDelayMs: 15_000,
+  // has not noticed yet, as happens when a phone loses its network or moves to another
+  // (nothing tells the page then): with pings every 2 s, a dead link is noticed within
+  // 5.5 s of its last answer, and a pong has 3 s to cross a congested uplink.
+  staleMs: 5_000,
+  checkMs: 500,
+  // A connect attempt that hangs (packets into a dead link) is abandoned after this and
+  // tried again, so that a link that returns is used within a couple of seconds.
+  connectTimeoutMs: 2_500,
+  // The backoff is capped low: a phone on a bad link retries often (a few small packets),
+  // and uses the link as soon as it is back. Jitter spreads phones that lost the same server.
+  minDelayMs: 250,
+  maxDelayMs: 1_000,
 };
 
 /**
@@ -32,8 +41,12 @@ export class Signaling extends EventTarget {
     this.handlers = new Map();
     this.attempt = 0;
     this.retryTimer = 0;
+    this.probeTimer = 0;
     this.pingTimer = 0;
+    this.connectTimer = 0;
     this.lastHeard = 0;
+    this.lastPing = 0;
+    this.openedAt = 0;
     this.stopped = true;
     this.lastError = null;
     this.wake = () => {
@@ -65,23 +78,63 @@ export class Signaling extends EventTarget {
     return true;
   }
 
-  /** Drop the current socket and reconnect after the usual backoff. */
-  restart() {
+  /**
+   * Drop the current socket and reconnect after the usual backoff, or at once with `now`
+   * (the socket is known dead, e.g. bound to a network that is gone, and a new one can go
+   * out on the network the phone has now).
+   */
+  restart(now = false) {
     if (this.stopped) return;
     this.detach();
     this.closed(4000, 'restart');
+    if (now) this.reconnectNow();
   }
 
-  /** Skip the backoff wait, e.g. when the network comes back or the page becomes visible. */
+  /** Was anything heard on an open socket within the last `ms`? */
+  heardWithin(ms) {
+    return this.isOpen && Date.now() - this.lastHeard <= ms;
+  }
+
+  /**
+   * Ping now and give the socket up (and open a new one at once) if nothing is heard within
+   * `ms`. For a peer connection that just lost its path: after a network switch the socket
+   * has lost it too, and nothing else tells the page before the heartbeat's 5 s of silence.
+   */
+  probe(ms) {
+    if (this.stopped || !this.isOpen || this.probeTimer) return;
+    const asked = Date.now();
+    this.ping();
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = 0;
+      if (this.isOpen && this.lastHeard < asked) this.restart(true);
+    }, ms);
+  }
+
+  /**
+   * Skip the backoff wait, e.g. when the network comes back or the page becomes visible.
+   * A connect attempt still hanging is abandoned for a fresh one; an open socket that has
+   * gone quiet is probed with a ping (the heartbeat then decides).
+   */
   reconnectNow() {
-    if (this.stopped || this.ws !== null) return;
+    if (this.stopped) return;
+    if (this.ws !== null && this.ws.readyState === WebSocket.CONNECTING) this.detach();
+    if (this.ws !== null) {
+      if (!this.heardWithin(this.options.pingMs)) this.ping();
+      return;
+    }
+    // The network is back: if this attempt fails (its routes may not be up yet), the next
+    // comes after the shortest delay.
+    this.attempt = 0;
     clearTimeout(this.retryTimer);
     this.open();
   }
 
   stop() {
+    clearTimeout(this.probeTimer);
+    this.probeTimer = 0;
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.connectTimer);
     this.stopPing();
     this.detach();
     window.removeEventListener('online', this.wake);
@@ -92,7 +145,15 @@ export class Signaling extends EventTarget {
     this.detach();
     const ws = new WebSocket(this.url);
     this.ws = ws;
+    this.openedAt = Date.now(); // sent in `join`: the server keeps the later of two sockets
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (this.ws !== ws || ws.readyState !== WebSocket.CONNECTING) return;
+      this.detach();
+      this.closed(4000, 'connect timeout');
+    }, this.options.connectTimeoutMs);
     ws.onopen = () => {
+      clearTimeout(this.connectTimer);
       this.lastHeard = Date.now();
       this.startPing();
       this.emit('open', null);
@@ -111,6 +172,11 @@ export class Signaling extends EventTarget {
       return;
     }
     if (message === null || typeof message !== 'object' || typeof message.type !== 'string') return;
+    if (message.type === 'ping') {
+      // The server's heartbeat: it closes a socket it has not heard from within 10 s.
+      this.send({ type: 'pong' });
+      return;
+    }
     if (message.type === 'error') {
       this.lastError = message;
     } else {
@@ -124,6 +190,7 @@ export class Signaling extends EventTarget {
 
   closed(code, reason) {
     this.stopPing();
+    clearTimeout(this.connectTimer);
     this.ws = null;
     const terminal = TERMINAL_CLOSE_CODES.has(code);
     if (this.stopped || terminal) {
@@ -147,13 +214,20 @@ export class Signaling extends EventTarget {
 
   startPing() {
     this.stopPing();
+    this.lastPing = Date.now();
     this.pingTimer = setInterval(() => {
-      if (Date.now() - this.lastHeard > this.options.staleMs) {
-        this.restart();
+      const now = Date.now();
+      if (now - this.lastHeard > this.options.staleMs) {
+        this.restart(true);
         return;
       }
-      this.send({ type: 'ping' });
-    }, this.options.pingMs);
+      if (now - this.lastPing >= this.options.pingMs) this.ping();
+    }, this.options.checkMs);
+  }
+
+  ping() {
+    this.lastPing = Date.now();
+    this.send({ type: 'ping' });
   }
 
   stopPing() {

@@ -7,13 +7,17 @@ import { currentLocation, deviceId } from './consent.js';
 import { $, readConfig, setBadge, setPressed } from './dom.js';
 import { CapturedFlash } from './flash.js';
 import { InstructionCard } from './instruction.js';
+import { MediaWatch } from './media-watch.js';
 import { Roster } from './participants.js';
 import { PeerLink } from './peer.js';
-import { PhotoTaker } from './photo.js';
+import { PhotoQueue } from './photo-queue.js';
+import { PhotoRescue } from './photo-rescue.js';
+import { PhotoTaker, uploadProblem } from './photo.js';
 import { PointerMarker } from './pointer.js';
 import { Screens } from './screens.js';
 import { Signaling } from './signaling.js';
 import { currentLanguage, joinLanguage, loadStrings, onLanguageChange, t } from './strings.js';
+import { EncoderTuner, UplinkSampler, sendEncodings } from './uplink-stats.js';
 
 const config = readConfig();
 
@@ -33,13 +37,25 @@ const els = {
   torch: $('#torch'),
   audio: $('#remote-audio'),
   messageAction: $('#message-action'),
+  photoQueue: $('#photo-queue'),
+  photoMode: $('#photo-mode-badge'),
 };
 
 // The end screen for each close after which the page must not reconnect. The server's codes
 // pick it (the `error` before the close, the `access-ended` reason), never its English words.
-const CLOSE_PROBLEMS = { 4401: 'expired', 4403: 'accessEnded', 4404: 'notFound', 4409: 'completed' };
-const REFUSALS = { unauthorized: 'expired', audit_completed: 'completed', not_found: 'notFound' };
+const CLOSE_PROBLEMS = {
+  4401: 'expired',
+  4403: 'accessEnded',
+  4404: 'notFound',
+  4409: 'completed',
+  4412: 'replaced', // the same phone opened the link again (another tab): that one goes on
+  4429: 'tooManyCameras',
+};
+const REFUSALS = { unauthorized: 'expired', audit_completed: 'completed', not_found: 'notFound', too_many_cameras: 'tooManyCameras' };
 const ENDED_REASONS = { invite_revoked: 'revoked', signed_out: 'accessEnded', unassigned: 'accessEnded' };
+// End screens after which the server takes no photo of this link any more: what waits here
+// stays on the phone, to be saved (photo-rescue.js). Another tab or a full room is no such end.
+const STRANDING = { completed: 'closed', revoked: 'ended', expired: 'ended', accessEnded: 'ended', notFound: 'ended' };
 
 const view = {
   started: false, // the camera runs
@@ -54,13 +70,18 @@ const view = {
   pcState: 'new',
   pcEverConnected: false,
   retrying: false,
+  relayProblem: null, // {code, text}: the connection failed and the TURN relay refused us
   muted: false,
   paused: false, // the person paused the camera (a break): the video track sends nothing
+  photoMode: false, // the auditor switched to photo mode: no video is sent, audio goes on
   terminal: false,
   notice: '',
 };
 
-const vaudit = { pc: null, state: 'connecting' };
+// For tests: the connection, its state, and how often the page opened a socket and found its
+// peer connection silent or moved to another network (each either probed the socket or gave
+// it up at once).
+const vaudit = { pc: null, state: 'connecting', socketOpen: false, socketOpens: 0, pathLosses: 0 };
 window.vaudit = vaudit;
 
 const camera = new Camera();
@@ -70,28 +91,74 @@ const screens = new Screens();
 const flash = new CapturedFlash($('#captured-flash'), $('#captured-status'));
 const instruction = new InstructionCard();
 const marker = new PointerMarker($('#pointer-marker'), els.video);
-const photo = new PhotoTaker({
+// Photos wait on the phone until the server has them, across drops and reloads.
+const queue = new PhotoQueue({
   auditId: config.audit_id,
   token: config.token,
+  problem: uploadProblem,
+  damaged: () => t('photoDamaged'),
+});
+const rescue = new PhotoRescue(queue);
+let queueProblem = ''; // why the last photo that left the queue unsent did
+let queueReported = ''; // the last report sent to the auditors
+let queueReportedCount = 0;
+let queueReportTimer = 0;
+// A photo that goes out at once is no news for the auditors: more waiting is told after this.
+const QUEUE_NEWS_MS = 2_000;
+const photo = new PhotoTaker({
+  queue,
   track: () => camera.video,
   location: () => view.location,
+  camera: () => (view.welcome && view.welcome.participant ? view.welcome.participant.camera ?? null : null),
   onDecline: (answer) => signaling.send({ type: 'photo-declined', ...answer }),
 });
 let pendingPhoto = null; // a photo request that came before Start
-// A failed connection on a phone usually means the network changed under it: rejoin on a
-// fresh socket (new join, new connection, new offer) instead of reusing the old one.
+// A failed connection on a phone usually means the network changed under it: a socket the
+// server answered just now carries a new offer; a quiet one may be bound to a network that
+// is gone, so rejoin on a fresh socket (new join, new connection, new offer).
+const SOCKET_FRESH_MS = 4_000;
+const SOCKET_PROBE_MS = 1_500;
 const link = new PeerLink({
   send: (message) => signaling.send(message),
   setup: addTransceivers,
-  recover: () => signaling.restart(),
+  recover: () => (signaling.heardWithin(SOCKET_FRESH_MS) ? link.renew() : signaling.restart()),
+  signalingUp: () => signaling.isOpen,
 });
+// Nothing arriving on a connected peer connection, or its path moved to another local
+// address: the phone may be on another network (nothing else tells the page). After a
+// silence, a socket quiet for a second too is given up for a new one at once (the server's
+// rejoin replaces the old one and `welcome` renews the connection); otherwise the socket is
+// pinged and given up if no answer comes within a second.
+const SOCKET_QUIET_MS = 1_000;
+const watch = new MediaWatch({ pc: () => link.pc });
+function pathLost(why, { probeOnly = false } = {}) {
+  if (view.terminal || !signaling.isOpen) return;
+  vaudit.pathLosses += 1;
+  const quiet = !probeOnly && !signaling.heardWithin(SOCKET_QUIET_MS);
+  console.info(`peer connection ${why}; socket ${quiet ? 'quiet too: given up' : 'pinged'}`);
+  if (quiet) signaling.restart(true);
+  else signaling.probe(SOCKET_QUIET_MS);
+}
+watch.addEventListener('silent', ({ detail }) => pathLost(`silent for ${Math.round(detail.silentMs)} ms`));
+// A phone with Wi-Fi and mobile data both up may move its media between them while the
+// socket still works: only an unanswered ping gives the socket up then.
+watch.addEventListener('moved', () => pathLost('moved to another network', { probeOnly: true }));
 let videoSender = null;
+// Audio first on a thin uplink; the numbers go to the auditor (docs/architecture.md, "Thin uplinks").
+const tuner = new EncoderTuner();
+const uplink = new UplinkSampler({
+  pc: () => link.pc,
+  send: (message) => signaling.send(message),
+  active: () => !view.photoMode && !view.paused,
+});
 let accessEnded = null; // the server's `access-ended` message, if it sent one
 let refusal = null; // the code of the server's last `error`, which may precede its close
 let wakeLock = null;
 
 function connectionView() {
   if (view.terminal) return ['failed', t('stateFailed')];
+  // Retries go on, but saying "reconnecting" forever would hide a relay that refuses us.
+  if (view.relayProblem && view.pcState !== 'connected') return ['failed', t('stateBlocked')];
   const reconnecting = ['reconnecting', t('stateReconnecting')];
   const connecting = ['connecting', t('stateConnecting')];
   if (!view.socketOpen) return view.joined ? reconnecting : connecting;
@@ -105,15 +172,19 @@ function render() {
   vaudit.state = state;
   setBadge(els.badge, state, text);
   let banner = view.notice;
+  if (!banner && state === 'failed' && view.relayProblem) banner = t('relayFailed');
+  els.banner.dataset.problem = view.relayProblem && state === 'failed' ? 'relay' : '';
   if (!banner && state === 'reconnecting') banner = t(navigator.onLine === false ? 'offlineBody' : 'reconnectingHint');
   if (!banner && state === 'connecting') banner = t('connectingHint');
   if (!banner && view.paused) banner = t('pausedBanner');
+  if (!banner && view.photoMode) banner = t('photoModeBanner');
   if (!banner && view.muted) banner = t('micOff');
   els.banner.textContent = banner;
   els.banner.hidden = !banner;
   els.banner.dataset.tone = state === 'connected' ? 'info' : 'warn';
   // Media reaches the server, which records it: say so while it does.
   els.rec.hidden = state !== 'connected' || view.paused;
+  els.photoMode.hidden = !view.photoMode || view.terminal;
   renderStart();
 }
 
@@ -126,6 +197,41 @@ function renderStart() {
   if (welcome && shown) els.notice.textContent = shown;
   els.start.disabled = !welcome || view.terminal;
   els.startLabel.textContent = !welcome ? t('connecting') : t(consent.required ? 'accept' : 'start');
+}
+
+/** The phone's own queue: "2 photos waiting to upload", or why a photo left it unsent. */
+function renderQueue() {
+  const { count } = queue.state();
+  let text = count === 1 ? t('photoQueueOne') : count > 1 ? t('photoQueueMany', { count }) : '';
+  if (queueProblem) text = text ? `${queueProblem} ${text}` : queueProblem;
+  els.photoQueue.textContent = text;
+  els.photoQueue.hidden = !text || view.terminal || Boolean(queue.stranded);
+  els.photoQueue.dataset.tone = queueProblem ? 'error' : '';
+}
+
+/** Tell the auditors what waits here; `force` after a (re)join or a new auditor. */
+function reportQueue(force = false) {
+  const state = queue.state();
+  const key = queueKey();
+  if (!view.joined || view.terminal || (!force && key === queueReported)) return;
+  if (!force && state.count > queueReportedCount) {
+    queueReportTimer = queueReportTimer || setTimeout(() => {
+      queueReportTimer = 0;
+      reportQueue(queueKey() !== queueReported);
+    }, QUEUE_NEWS_MS);
+    return;
+  }
+  clearTimeout(queueReportTimer);
+  queueReportTimer = 0;
+  if (signaling.send({ type: 'photo-queue', ...state })) {
+    queueReported = key;
+    queueReportedCount = state.count;
+  }
+}
+
+function queueKey() {
+  const { count, bytes } = queue.state();
+  return `${count}/${bytes}`;
 }
 
 function renderAuditors() {
@@ -190,6 +296,8 @@ async function start() {
     notice('');
   }
   view.accepted = true;
+  uplink.start();
+  watch.start();
   proceed();
   if (pendingPhoto) photo.request(pendingPhoto);
   pendingPhoto = null;
@@ -208,7 +316,7 @@ function proceed() {
     return;
   }
   if (link.pc) return;
-  link.welcome(welcome.ice_servers);
+  link.welcome(welcome.ice_servers, welcome.ice_transport_policy);
   sendMediaState();
 }
 
@@ -221,10 +329,20 @@ function showPreview() {
 }
 
 function addTransceivers(pc) {
-  const video = pc.addTransceiver(camera.video, { direction: 'sendonly', streams: [camera.stream] });
-  if (camera.audio) pc.addTransceiver(camera.audio, { direction: 'sendrecv', streams: [camera.stream] });
-  else pc.addTransceiver('audio', { direction: 'recvonly' });
+  const stream = camera.stream;
+  const video = pc.addTransceiver(camera.video, { direction: 'sendonly', streams: [stream], sendEncodings: sendEncodings('video') });
+  const audio = camera.audio
+    ? pc.addTransceiver(camera.audio, { direction: 'sendrecv', streams: [stream], sendEncodings: sendEncodings('audio') })
+    : pc.addTransceiver('audio', { direction: 'recvonly' });
   videoSender = video.sender;
+  tuner.attach(video.sender, camera.audio ? audio.sender : null);
+}
+
+/** The auditor switched photo mode: pause or resume the video encoding, say so. */
+function setPhotoMode(on) {
+  view.photoMode = on;
+  tuner.setActive(!on);
+  render();
 }
 
 function sendMediaState() {
@@ -308,7 +426,11 @@ function end(kind) {
   if (view.terminal) return;
   view.terminal = true;
   signaling.stop();
+  if (STRANDING[kind]) queue.strand(STRANDING[kind]);
+  else queue.stop();
   photo.close();
+  uplink.stop();
+  watch.stop();
   marker.hide();
   link.close();
   vaudit.pc = null;
@@ -318,6 +440,7 @@ function end(kind) {
   const success = kind === 'completed';
   screens.message(kind, { bar: !success, tone: success ? 'success' : 'problem' });
   renderAuditors();
+  renderQueue();
   render();
 }
 
@@ -333,6 +456,7 @@ function joinMessage() {
   if (lang) message.lang = lang;
   const device = deviceId();
   if (device) message.device = device;
+  if (signaling.openedAt) message.opened = signaling.openedAt;
   return message;
 }
 
@@ -344,11 +468,22 @@ link.addEventListener('pc', ({ detail: pc }) => {
 });
 link.addEventListener('state', ({ detail: state }) => {
   view.pcState = state;
-  if (state === 'connected') view.pcEverConnected = true;
+  // The media path broke: check at once whether the socket still reaches the server (after
+  // a switch to another network it does not, and a new socket brings a new connection).
+  if (state === 'disconnected' || state === 'failed') signaling.probe(SOCKET_PROBE_MS);
+  if (state === 'connected') {
+    view.pcEverConnected = true;
+    view.relayProblem = null;
+  }
   render();
 });
 link.addEventListener('recovering', () => {
   view.retrying = true;
+  render();
+});
+link.addEventListener('relay-problem', ({ detail: problem }) => {
+  view.relayProblem = problem;
+  vaudit.relayProblem = problem;
   render();
 });
 link.addEventListener('track', ({ detail: event }) => {
@@ -361,11 +496,14 @@ link.addEventListener('error', ({ detail: error }) => console.warn('peer connect
 // Signaling events.
 signaling.addEventListener('open', () => {
   view.socketOpen = true;
+  vaudit.socketOpen = true;
+  vaudit.socketOpens += 1;
   signaling.send(joinMessage());
   render();
 });
 signaling.addEventListener('close', ({ detail }) => {
   view.socketOpen = false;
+  vaudit.socketOpen = false;
   if (detail.terminal) end(endKind(detail.code));
   else render();
 });
@@ -380,8 +518,13 @@ signaling
     link.close();
     vaudit.pc = null;
     if (view.paused) signaling.send({ type: 'pause' });
+    // Photo mode is this camera's: a `photo-mode` follows this welcome if it is still on.
+    if (view.photoMode) setPhotoMode(false);
     render();
     proceed();
+    // The link is back: report what waits, and send it now rather than at its back-off.
+    reportQueue(true);
+    queue.retryNow();
   })
   .on('consent-recorded', (message) => {
     if (!message.accepted || !view.welcome) return;
@@ -389,8 +532,20 @@ signaling
     proceed();
   })
   .on('checkpoint', (message) => instruction.show(message.checkpoint))
+  // The server saw the phone's video stop and come back: say how long it was lost.
+  .on('facility-link', (message) => {
+    if (message.state === 'live' && Number.isFinite(message.gap_ms) && view.started && !view.terminal) {
+      notice(t('gapRecovered', { seconds: Math.max(1, Math.round(message.gap_ms / 1000)) }));
+    }
+  })
   .on('pointer', (message) => {
     if (view.started && !view.terminal) marker.show(message.x, message.y);
+  })
+  .on('photo-mode', (message) => {
+    // The server tells a phone about its own camera only; a number that is not ours is ignored.
+    const own = view.welcome && view.welcome.participant ? view.welcome.participant.camera : null;
+    if (Number.isInteger(message.camera) && Number.isInteger(own) && message.camera !== own) return;
+    setPhotoMode(Boolean(message.on));
   })
   .on('photo-request', (message) => {
     if (view.terminal) return;
@@ -404,7 +559,10 @@ signaling
   .on('answer', (message) => link.answer(message.sdp))
   .on('captured', flashCaptured)
   .on('evidence', flashCaptured)
-  .on('participant-joined', (message) => roster.upsert(message.participant))
+  .on('participant-joined', (message) => {
+    roster.upsert(message.participant);
+    if (message.participant && message.participant.role === 'auditor') reportQueue(true);
+  })
   .on('participant-updated', (message) => roster.upsert(message.participant))
   .on('participant-left', (message) => roster.remove(message.participant_id))
   .on('error', (message) => {
@@ -436,17 +594,40 @@ window.addEventListener('pageshow', (event) => {
 /** Another language: every text again; before Start, rejoin so the server speaks it too. */
 function languageChanged() {
   screens.refresh();
+  renderQueue();
+  rescue.render();
   instruction.refresh();
   renderAuditors();
   render();
   if (view.joined && !view.started && !view.terminal) signaling.restart();
 }
 
+let queuedBefore = 0;
+queue.addEventListener('change', ({ detail }) => {
+  if (detail.count > queuedBefore) queueProblem = ''; // a new photo: the old news is over
+  queuedBefore = detail.count;
+  renderQueue();
+  reportQueue();
+});
+queue.addEventListener('stranded', renderQueue);
+queue.addEventListener('refused', ({ detail }) => {
+  if (photo.shows(detail.item.id)) return; // the photo prompt says it already
+  queueProblem = t('photoDropped', { reason: detail.text });
+  renderQueue();
+});
+
 await loadStrings();
 onLanguageChange(languageChanged);
-window.addEventListener('online', render);
+window.addEventListener('online', () => {
+  // The browser sees a network again; a connection that was being made before it did may
+  // have gathered addresses of a network that is gone: make it again, now.
+  if (view.accepted && !view.terminal && signaling.isOpen && link.pc && link.state !== 'connected') link.renew();
+  render();
+});
 window.addEventListener('offline', render);
 renderAuditors();
 render();
+// Photos left from an earlier visit of this link are sent without waiting for Start.
+queue.open();
 // The notice comes with `welcome`: connect before Start, without camera or media.
 signaling.connect();
