@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from server.db import repo
 from server.settings import Settings
 
 PASSWORD = "correct horse battery"
+log = logging.getLogger("tests.support")
+STALL_S = 1.0  # an event-loop stall this long is logged (shown with a failing test's output)
 STARTUP_TIMEOUT_S = 60.0
 
 
@@ -85,10 +88,25 @@ async def live_server(data_dir: Path, **overrides: Any) -> AsyncIterator[LiveSer
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"the test server did not start within {STARTUP_TIMEOUT_S:.0f} s")
             await asyncio.sleep(0.02)
-        yield LiveServer(settings, server)
+        stalls = asyncio.create_task(_watch_stalls())
+        try:
+            yield LiveServer(settings, server)
+        finally:
+            stalls.cancel()
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+async def _watch_stalls() -> None:
+    """Log each time the loop the server and the test share did not run for STALL_S or more."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(0.1)
+        late = loop.time() - before - 0.1
+        if late >= STALL_S:
+            log.warning("the event loop did not run for %.2f s (server and test share it)", late)
 
 
 async def new_audit(http: httpx.AsyncClient, name: str = "Factory A") -> str:

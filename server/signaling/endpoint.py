@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -55,6 +56,31 @@ class Refused(Exception):
     def __init__(self, close_code: int, code: str, message: str) -> None:
         super().__init__(message)
         self.close_code, self.code, self.message = close_code, code, message
+
+
+class JoinSteps:
+    """How long each step of a join took; a slow join is logged, step by step.
+
+    A client waits for its `welcome` without an answer to its pings, so a join that takes
+    seconds looks like a dead link to it (docs/protocol.md, "Heartbeat").
+    """
+
+    SLOW_S = 2.0
+
+    def __init__(self) -> None:
+        self.start = self.last = time.monotonic()
+        self.steps: list[tuple[str, float]] = []
+
+    def done(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps.append((step, now - self.last))
+        self.last = now
+
+    def report(self, audit_id: str, role: str) -> None:
+        total = self.last - self.start
+        if total >= self.SLOW_S:
+            took = ", ".join(f"{step} {seconds:.2f} s" for step, seconds in self.steps)
+            log.warning("a %s's join to audit %s took %.1f s: %s", role, audit_id, total, took)
 
 
 class Connection:
@@ -251,11 +277,14 @@ class Connection:
     async def join(self, msg: m.Join) -> None:
         if self.participant is not None:
             raise m.MessageError("invalid", "already joined")
+        steps = JoinSteps()
         role, name, actor = await self.identify(msg)
+        steps.done("identify")
         self.actor, self.device, self.opened = actor, msg.device, msg.opened
         lang = language_code(msg.lang) if msg.lang else None
         if role == "staff" and self.device:
             await self.replace_earlier()
+            steps.done("replace earlier socket")
         key = f"{actor} {msg.device or ''}" if role == "staff" else None
         participant = Participant(str(uuid.uuid4()), role, name, self.push, lang=lang, key=key)
         room = self.app.hub.room(self.audit.id)
@@ -263,7 +292,9 @@ class Connection:
             participant.camera = self.check_camera_free(room, key)
         self.participant, self.room = participant, room
         self.consented = await self.has_consented(actor)
+        steps.done("consent lookup")
         await self.log_join(role, participant.id)
+        steps.done("ledger")
         await self.send(
             {
                 "type": "welcome",
@@ -284,6 +315,8 @@ class Connection:
             self.participant = self.room = None
             raise Refused(CLOSE_TOO_MANY_CAMERAS, "too_many_cameras", str(exc)) from exc
         self.heartbeat.start()
+        steps.done("welcome")
+        steps.report(self.audit_id, role)
         await self.send(room.media_message())
         for camera in sorted(room.photo_cameras):  # a phone hears of its own camera only
             if role == "auditor" or camera == participant.camera:

@@ -56,6 +56,18 @@ FRAMES = """async () => {
 }"""
 
 
+# The messages a failure's trail lists (docs/protocol.md).
+SIGNALING_STEPS = {"join", "welcome", "error", "offer", "answer", "access-ended"}
+
+# What the phone shows, for a failure message.
+PHONE_STATE = """() => ({
+  state: window.vaudit.state, socketOpen: window.vaudit.socketOpen,
+  pc: window.vaudit.pc ? window.vaudit.pc.connectionState : null,
+  screen: document.querySelector('.screen:not([hidden])')?.id ?? null,
+  message: document.querySelector('#message-title')?.textContent ?? '',
+})"""
+
+
 @dataclass
 class Session:
     bed: NetBed
@@ -85,6 +97,15 @@ def watch_phone(phone: Page, events: list[str]) -> None:
         note("socket created")
         ws.on("close", lambda _: note("socket closed"))
         ws.on("socketerror", lambda e: note(f"socket error: {e}"))
+        ws.on("framesent", lambda payload: frame("sent", payload))
+        ws.on("framereceived", lambda payload: frame("received", payload))
+
+    def frame(direction: str, payload: str | bytes) -> None:
+        # The signaling steps only (never their contents: a join carries the invite token).
+        kind = re.search(r'"type":\s*"([a-z-]+)"', payload if isinstance(payload, str) else "")
+        if kind and kind.group(1) in SIGNALING_STEPS:
+            code = re.search(r'"code":\s*"([a-z_]+)"', payload) if isinstance(payload, str) else None
+            note(f"{direction} {kind.group(1)}" + (f" ({code.group(1)})" if code else ""))
 
     phone.on("websocket", socket)
 
@@ -189,7 +210,13 @@ async def drop(s: Session, name: str, seconds: float, side: str) -> float:
         back = await wait_frames(s.console, stalled, 3, OUTLIER_WITHIN_S, f"{name}: video resuming")
     except AssertionError as exc:
         trail = s.trail(dropped_at)
-        raise AssertionError(f"{exc}\nthe phone since the drop (link up at {up_at:.2f}):\n{trail}") from exc
+        try:  # a page whose main thread is stuck does not answer: say so rather than hang
+            shows = await asyncio.wait_for(s.phone.evaluate(PHONE_STATE), 5)
+        except TimeoutError:
+            shows = "no answer within 5 s (its main thread is busy)"
+        raise AssertionError(
+            f"{exc}\nthe phone now: {shows}\nthe phone since the drop (link up at {up_at:.2f}):\n{trail}"
+        ) from exc
     await expect(s.phone.get_by_test_id("connection-state")).to_have_attribute(
         "data-state", "connected", timeout=10_000
     )
