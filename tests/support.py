@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
+import sys
+import threading
+import time
+import traceback
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,14 +104,45 @@ async def live_server(data_dir: Path, **overrides: Any) -> AsyncIterator[LiveSer
 
 
 async def _watch_stalls() -> None:
-    """Log each time the loop the server and the test share did not run for STALL_S or more."""
+    """Log each time the loop the server and the test share did not run for STALL_S or more.
+
+    With VA_STALL_LOG set to a file, a thread also appends where the loop was stuck (the
+    stack of the thread running it) to that file, for every stall of STALL_S or more.
+    """
     loop = asyncio.get_running_loop()
-    while True:
-        before = loop.time()
-        await asyncio.sleep(0.1)
-        late = loop.time() - before - 0.1
-        if late >= STALL_S:
-            log.warning("the event loop did not run for %.2f s (server and test share it)", late)
+    beat = [loop.time()]
+    watcher = _StallStacks(beat, threading.get_ident()) if os.environ.get("VA_STALL_LOG") else None
+    try:
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.1)
+            beat[0] = loop.time()
+            late = beat[0] - before - 0.1
+            if late >= STALL_S:
+                log.warning("the event loop did not run for %.2f s (server and test share it)", late)
+    finally:
+        if watcher is not None:
+            watcher.stop.set()
+
+
+class _StallStacks(threading.Thread):
+    def __init__(self, beat: list[float], loop_thread: int) -> None:
+        super().__init__(daemon=True)
+        self.beat, self.loop_thread, self.stop = beat, loop_thread, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        reported = 0.0
+        while not self.stop.wait(0.25):
+            stale = time.monotonic() - self.beat[0]
+            if stale < STALL_S or reported == self.beat[0]:
+                continue
+            reported = self.beat[0]
+            frame = sys._current_frames().get(self.loop_thread)
+            stack = "".join(traceback.format_stack(frame)) if frame else "?"
+            test = os.environ.get("PYTEST_CURRENT_TEST", "?")
+            with open(os.environ["VA_STALL_LOG"], "a") as out:
+                out.write(f"--- {time.time():.1f} stuck {stale:.2f} s in {test}\n{stack}\n")
 
 
 async def new_audit(http: httpx.AsyncClient, name: str = "Factory A") -> str:
