@@ -415,11 +415,13 @@ link.addEventListener('error', ({ detail: error }) => console.warn('peer connect
 
 // Signaling events.
 signaling.addEventListener('open', () => {
+  link.signalingLost(); // not joined on this socket yet: no offer before its `welcome`
   view.socketOpen = true;
   signaling.send({ type: 'join', client: 'auditor-console' });
   render();
 });
 signaling.addEventListener('close', ({ detail }) => {
+  link.signalingLost();
   view.socketOpen = false;
   view.media = null;
   capture.abandon();

@@ -3,6 +3,11 @@
 // Recovery does not wait on long timers: while signaling is down nothing is retried (the
 // next `welcome` renews the connection at once); while it is up, a failed connection is
 // replaced within a second or two.
+//
+// Offers go out only within a signaling session, from its `welcome` on: the server reads a
+// socket's messages in order, so an offer sent on a new socket before its `welcome` is
+// answered after it, when the `welcome` has already made a new connection, and that
+// connection would take the old offer's answer (and the next one the next, and so on).
 
 const DISCONNECT_GRACE_MS = 3_000;
 const CONNECT_TIMEOUT_MS = 8_000;
@@ -25,17 +30,19 @@ export function candidateMessage(candidate) {
  *
  * Options: `send(message)` returns false when signaling is down; `setup(pc)` adds the
  * page's transceivers; `recover()`, if given, replaces the default recovery (a new
- * connection and offer on the same socket) once the backoff delay has passed;
- * `signalingUp()`, if given, says whether an offer could reach the server now: when it
- * cannot, a failure schedules nothing (the next `welcome` renews the connection).
+ * connection and offer on the same socket) once the backoff delay has passed.
+ *
+ * The page calls `welcome()` when a signaling session starts and `signalingLost()` when its
+ * socket closes or a new one opens: in between, a failure schedules nothing and `renew()`
+ * does nothing (the next `welcome` renews the connection).
  */
 export class PeerLink extends EventTarget {
-  constructor({ send, setup, recover = null, signalingUp = null }) {
+  constructor({ send, setup, recover = null }) {
     super();
     this.send = send;
     this.setup = setup;
     this.recover = recover;
-    this.signalingUp = signalingUp;
+    this.joined = false; // within a signaling session: from its `welcome` to its socket's end
     this.pc = null;
     this.iceServers = [];
     this.iceTransportPolicy = 'all';
@@ -57,6 +64,7 @@ export class PeerLink extends EventTarget {
   /** A `welcome` starts a new signaling session: forget old offers and connect afresh. */
   welcome(iceServers, iceTransportPolicy = 'all') {
     this.closed = false;
+    this.joined = true;
     this.iceServers = Array.isArray(iceServers) ? iceServers : [];
     this.iceTransportPolicy = iceTransportPolicy === 'relay' ? 'relay' : 'all';
     this.offersSent = 0;
@@ -65,8 +73,18 @@ export class PeerLink extends EventTarget {
     return this.renew();
   }
 
+  /**
+   * The signaling socket closed, or a new one opened and has not been welcomed yet: no offer
+   * until the next `welcome` (which renews the connection).
+   */
+  signalingLost() {
+    this.joined = false;
+    this.clearTimer('retry');
+  }
+
   /** Replace the connection: close the old one, build a new one and send its offer. */
   async renew() {
+    if (!this.joined) return; // the next `welcome` renews it
     this.clearTimer('grace');
     this.clearTimer('connect');
     this.closePc();
@@ -179,8 +197,8 @@ export class PeerLink extends EventTarget {
     // A connection that worked and then dropped is a network problem, not the relay's.
     const turnError = this.turnErrors[this.turnErrors.length - 1];
     if (turnError && !this.pcConnected) this.emit('relay-problem', turnError);
-    if (this.signalingUp && !this.signalingUp()) {
-      // Signaling is down: nothing to send an offer through. Its reconnect brings a
+    if (!this.joined) {
+      // No signaling session: nothing to send an offer through. The reconnect brings a
       // `welcome`, and with it a new connection at once, whenever the link returns.
       this.emit('recovering', { delayMs: null });
       return;

@@ -122,7 +122,6 @@ const link = new PeerLink({
   send: (message) => signaling.send(message),
   setup: addTransceivers,
   recover: () => (signaling.heardWithin(SOCKET_FRESH_MS) ? link.renew() : signaling.restart()),
-  signalingUp: () => signaling.isOpen,
 });
 // Nothing arriving on a connected peer connection, or its path moved to another local
 // address: the phone may be on another network (nothing else tells the page). After a
@@ -495,6 +494,7 @@ link.addEventListener('error', ({ detail: error }) => console.warn('peer connect
 
 // Signaling events.
 signaling.addEventListener('open', () => {
+  link.signalingLost(); // not joined on this socket yet: no offer before its `welcome`
   view.socketOpen = true;
   vaudit.socketOpen = true;
   vaudit.socketOpens += 1;
@@ -502,6 +502,7 @@ signaling.addEventListener('open', () => {
   render();
 });
 signaling.addEventListener('close', ({ detail }) => {
+  link.signalingLost();
   view.socketOpen = false;
   vaudit.socketOpen = false;
   if (detail.terminal) end(endKind(detail.code));
