@@ -19,7 +19,7 @@ from server import capa, export
 from server.checklists import Template
 from server.context import AppContext
 from server.db import queue_repo, repo, walkthrough_repo
-from server.db.models import Audit, CheckpointResult, PhoneQueue
+from server.db.models import Audit, CheckpointResult
 from server.errors import ApiError
 from server.outcome import NEVER_LIVE, evaluate, open_checkpoints, reasons_required, state_of
 from server.views import iso
@@ -64,7 +64,7 @@ class Preconditions:
     open_keys: list[str]
     reason_keys: list[str]
     ever_live: bool
-    queued: list[PhoneQueue]  # phones whose last report holds photos not uploaded yet
+    queued: list[queue_repo.Waiting]  # phones still holding photos not uploaded yet
 
     @property
     def photos_queued(self) -> int:
@@ -89,7 +89,7 @@ def queued_label(count: int) -> str:
     )
 
 
-def queued_json(queued: list[PhoneQueue]) -> dict[str, Any]:
+def queued_json(queued: list[queue_repo.Waiting]) -> dict[str, Any]:
     """What the phones last reported of their photos not uploaded yet."""
     return {
         "count": sum(q.count for q in queued),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,8 +12,10 @@ import httpx
 import websockets
 
 from server.db.models import Segment
+from tests.parties import jpeg
 from tests.support import LiveServer, new_invite
 from tests.test_guided_signaling import next_of
+from tests.test_photo_upload import as_staff, photo_form
 
 TEMPLATE = """\
 key: gate-check
@@ -176,14 +179,25 @@ async def test_reasons_are_sealed_in_the_ledger_and_shown_on_the_report(
         assert (await http.get(f"/api/audits/{audit_id}/complete")).status_code == 409
 
 
-async def queue_report(server: LiveServer, audit_id: str, token: str, count: int) -> None:
-    """A phone (the same device each time) joins, reports ``count`` photos waiting, and leaves
-    once the report is handled (its ping is answered after it): the phone's last word stays."""
+async def queue_report(
+    server: LiveServer, audit_id: str, token: str, count: int, photos: list[bytes] | None = None
+) -> None:
+    """A phone (the same device each time) joins, reports ``count`` photos waiting (``photos``:
+    with their hashes and sizes), and leaves once the report is handled (its ping is answered
+    after it): the phone's last word stays."""
     async with websockets.connect(server.ws_url(audit_id)) as phone:
         await phone.send(json.dumps({"type": "join", "token": token, "device": "phone-device-1"}))
         await next_of(phone, "welcome")
         oldest = 30.0 if count else None
-        report = {"type": "photo-queue", "count": count, "bytes": count * 2_000_000, "oldest_s": oldest}
+        report: dict[str, Any] = {
+            "type": "photo-queue",
+            "count": count,
+            "bytes": count * 2_000_000,
+            "oldest_s": oldest,
+        }
+        if photos is not None:
+            report["sha256s"] = [hashlib.sha256(photo).hexdigest() for photo in photos]
+            report["bytes"] = sum(len(photo) for photo in photos)
         await phone.send(json.dumps(report))
         await phone.send(json.dumps({"type": "ping"}))
         await next_of(phone, "pong")
@@ -228,3 +242,39 @@ async def test_photos_still_on_a_phone_need_a_written_reason_to_complete(
         assert sealed["photos_queued"]["count"] == 1
         assert sealed["photos_queued"]["phones"][0]["name"] == "Rahim"
         assert reason in (await http.get(f"/audits/{audit_id}/report")).text
+
+
+async def test_a_listed_photo_that_arrives_is_counted_off_without_another_report(
+    server: LiveServer, api_token: str
+) -> None:
+    async with server.client(api_token) as http:
+        await http.post("/api/templates", content=TEMPLATE, headers={"Content-Type": "application/yaml"})
+        audit_id = await audit_for(server, http, CASES[5])
+        invite = await new_invite(http, audit_id, label="Rahim")
+        gate, fence = jpeg("gate"), jpeg("fence", width=320, height=240)
+        # The phone lists its two photos, then its socket goes; the photos go out over HTTP.
+        await queue_report(server, audit_id, invite["token"], 2, [gate, fence])
+        r = await http.get(f"/api/audits/{audit_id}/complete")
+        assert r.status_code == 200, r.text
+        queued = r.json()["photos_queued"]
+        assert (queued["count"], queued["bytes"]) == (2, len(gate) + len(fence))
+
+        upload = f"/api/audits/{audit_id}/photos"
+        r = await http.post(upload, headers=as_staff(invite, "q-gate"), **photo_form(gate, sha(gate)))
+        assert r.status_code == 201, r.text
+        preview = (await http.get(f"/api/audits/{audit_id}/complete")).json()
+        assert preview["photos_queued"]["count"] == 1
+        assert preview["photos_queued"]["phones"][0]["bytes"] == len(fence)
+        assert preview["reasons_required"][0]["label"].startswith("1 photo taken on the facility phone")
+
+        r = await http.post(upload, headers=as_staff(invite, "q-fence"), **photo_form(fence, sha(fence)))
+        assert r.status_code == 201, r.text
+        preview = (await http.get(f"/api/audits/{audit_id}/complete")).json()
+        assert preview["reasons_required"] == [] and preview["photos_queued"]["count"] == 0
+        # ... and completing needs no reason for them.
+        r = await http.post(f"/api/audits/{audit_id}/complete", json={"confirm_open": True})
+        assert r.status_code == 200, r.text
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -22,6 +22,32 @@ def test_a_queue_report_parses() -> None:
     )
 
 
+def test_a_queue_report_may_list_its_photos() -> None:
+    hashes = ["a" * 64, "0123456789abcdef" * 4]
+    report = {"type": "photo-queue", "count": 2, "bytes": 10, "oldest_s": 1, "sha256s": hashes}
+    assert m.parse(json.dumps(report)) == m.PhotoQueue(2, 10, 1.0, tuple(hashes))
+    empty = {"type": "photo-queue", "count": 0, "bytes": 0, "oldest_s": None, "sha256s": []}
+    assert m.parse(json.dumps(empty)) == m.PhotoQueue(0, 0, None, ())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"count": 2, "bytes": 10, "oldest_s": 1, "sha256s": ["a" * 64]},  # fewer than the count
+        {"count": 1, "bytes": 10, "oldest_s": 1, "sha256s": ["A" * 64]},
+        {"count": 1, "bytes": 10, "oldest_s": 1, "sha256s": ["a" * 63]},
+        {"count": 1, "bytes": 10, "oldest_s": 1, "sha256s": "a" * 64},
+        {"count": 1, "bytes": 10, "oldest_s": 1, "sha256s": [7]},
+        {"count": 501, "bytes": 10, "oldest_s": 1, "sha256s": ["a" * 64] * 501},
+    ],
+)
+def test_a_bad_photo_list_is_invalid(body: dict[str, object]) -> None:
+    with pytest.raises(m.MessageError) as refused:
+        m.parse(json.dumps({"type": "photo-queue", **body}))
+    assert refused.value.code == "invalid"
+    assert "sha256s" in refused.value.message
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -315,6 +315,9 @@ class PhoneQueue(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     oldest_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     reported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The device SHA-256 of each photo reported, when the phone sent them (null: it did not):
+    # a photo that arrived since is counted off without another report.
+    pending: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class TechCheck(Base):

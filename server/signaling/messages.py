@@ -122,6 +122,9 @@ class PhotoQueue:
     count: int
     bytes: int
     oldest_s: float | None
+    # The device SHA-256 of each photo waiting, when the phone sent them: a photo that arrives
+    # later is then known to be off the phone without another report.
+    sha256s: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,8 @@ def _photo_declined(obj: dict[str, Any]) -> PhotoDeclined:
 
 
 MAX_QUEUED_PHOTOS = 1000
+MAX_REPORTED_HASHES = 500  # 500 hashes fit a message (64 KiB) with room to spare
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 MAX_QUEUED_BYTES = 1 << 40
 MAX_QUEUE_AGE_S = 366 * 24 * 3600
 
@@ -355,7 +360,21 @@ def _photo_queue(obj: dict[str, Any]) -> PhotoQueue:
     oldest = None if obj.get("oldest_s") is None else _number(obj, "oldest_s", 0, MAX_QUEUE_AGE_S)
     if (count == 0) != (oldest is None):
         raise MessageError("invalid", "'oldest_s' is null exactly when 'count' is 0")
-    return PhotoQueue(count, size, oldest)
+    hashes = obj.get("sha256s")
+    if hashes is None:
+        return PhotoQueue(count, size, oldest)
+    if (
+        not isinstance(hashes, list)
+        or len(hashes) != count
+        or len(hashes) > MAX_REPORTED_HASHES
+        or not all(isinstance(h, str) and SHA256_HEX.fullmatch(h) for h in hashes)
+    ):
+        raise MessageError(
+            "invalid",
+            f"'sha256s' must list the {count} photos' SHA-256s (64 lowercase hex each, "
+            f"at most {MAX_REPORTED_HASHES}) or be left out",
+        )
+    return PhotoQueue(count, size, oldest, tuple(hashes))
 def _uplink_stats(obj: dict[str, Any]) -> UplinkStats:
     limit = obj.get("limit")
     if limit is not None and limit not in QUALITY_LIMITS:

@@ -40,7 +40,12 @@ async def photo_queue(
     """Keep and tell the auditors how many photos wait on this phone for the link to carry them."""
     require_phone(participant, "report a photo queue")
     report = queue_repo.Report(
-        participant.key or participant.id, participant.name[:200], msg.count, msg.bytes, msg.oldest_s
+        participant.key or participant.id,
+        participant.name[:200],
+        msg.count,
+        msg.bytes,
+        msg.oldest_s,
+        msg.sha256s,
     )
     async with app.db.session() as s:
         await queue_repo.record(s, audit_id, report)

@@ -160,6 +160,8 @@ export class PhotoQueue extends EventTarget {
       count: mine.length,
       bytes: mine.reduce((sum, item) => sum + item.size, 0),
       oldest_s: mine.length ? Math.round(waited * 10) / 10 : null,
+      // Each photo's SHA-256: the server counts off one that arrives before the next report.
+      sha256s: mine.map((item) => item.sha256),
     };
   }
 
