@@ -290,6 +290,8 @@ async def console_page(request: Request) -> Response:
         "user_name": actor.name,
         "may_run": can(actor, Action.RUN, facts),
         "may_share": can(actor, Action.SHARE, facts),
+        # Connect at once unless already completed (completing meanwhile closes with 4409).
+        "completed": audit.status == "completed",
     }
     context: dict[str, Any] = {
         "user": user_json(actor),

@@ -557,6 +557,7 @@ evidence.load();
 walk.load();
 techCheck.load();
 render();
-completion.load().then(() => {
-  if (!completion.completed) signaling.connect();
-});
+// The live session starts at once, beside the page's other requests (the page says whether
+// the audit was completed; one completed since is refused with 4409, which says so too).
+completion.load();
+if (!config.completed) signaling.connect();
