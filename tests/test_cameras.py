@@ -291,7 +291,7 @@ async def test_a_viewer_without_a_cameras_codec_gets_that_camera_reencoded(tmp_p
             assert {f.codec for f in got["vp8"][2]} == {"VP8"}, "camera 2 not re-encoded for the VP8 viewer"
             assert {f.codec for f in got["any"][1]} == {"VP8"}
             assert {f.codec for f in got["any"][2]} == {"H264"}, "camera 2 was not forwarded in its own codec"
-            assert set(room()._decoders) == {2}, "only camera 2 is decoded"
+            assert set(room().decoding.workers) == {2}, "only camera 2 is decoded"
             # Camera 1 forwarded untouched: its keyframes keep the clip's size.
             sizes = {(p.width, p.height) for f in got["vp8"][1] if (p := vp8_params(f.data)) is not None}
             assert sizes == {SIZES[1]}

@@ -19,51 +19,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import av
-
-from server.media.decoder import DecodedSink, DecodeWorker
+from server.media.decoder import DecodedSink
+from server.media.decoding import CameraDecoding
 from server.media.frames import EncodedFrame, FrameSink
+from server.media.participants import MAX_CAMERAS, Participant, TooManyCameras, free_camera
+from server.media.talker import Talker
 from server.media.tap import ReceiverTap
 from server.media.tracks import ForwardTrack
 
+__all__ = ["MAX_CAMERAS", "Hub", "Participant", "Room", "TooManyCameras"]
+
 log = logging.getLogger(__name__)
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 LIVE_TIMEOUT_S = 2.5
-TALKER_HOLD_S = 1.0
-LOUD_DBOV = 50  # audio level (0 loudest .. 127 silent) that counts as speech
-MAX_CAMERAS = 2  # phones publishing at once; a further phone is refused at `join`
 CameraSink = Callable[[int, EncodedFrame], None]
-
-
-@dataclass
-class Participant:
-    id: str
-    role: str  # "auditor" | "staff"
-    name: str
-    send: Send
-    audio: bool = True
-    video: bool = True
-    lang: str | None = None
-    paused: bool = False  # the phone's camera is paused (a break): it sends no picture
-    camera: int | None = None  # a phone's camera number (1 .. MAX_CAMERAS)
-    key: str | None = None  # a phone's identity across rejoins: its invite and device
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "role": self.role,
-            "name": self.name,
-            "audio": self.audio,
-            "video": self.video,
-            "paused": self.paused,
-            "lang": self.lang,  # the phone's language (primary subtag), as it said in `join`
-            "camera": self.camera,
-        }
-
-
-class TooManyCameras(Exception):
-    """Every camera number is held by another phone."""
 
 
 @dataclass
@@ -98,21 +67,20 @@ class Room:
     media_state: str = "waiting"
     # Cameras in photo mode (see uplink_signals) -> the phone (its key) that held it when switched.
     photo_cameras: dict[int, str | None] = field(default_factory=dict)
-    _talker: str | None = None
-    _talker_loud_at: float = 0.0
-    _phone_talker: str | None = None
-    _phone_loud_at: float = 0.0
+    _talker: Talker = field(default_factory=Talker)  # the auditor the phones hear
+    _phone_talker: Talker = field(default_factory=Talker)  # the phone the auditors hear
     _camera_of_key: dict[str, int] = field(default_factory=dict)  # the number a phone held last
     _camera_consumers: list[CameraSink] = field(default_factory=list)
     _video_consumers: list[FrameSink] = field(default_factory=list)
     _audio_consumers: list[FrameSink] = field(default_factory=list)
-    _decoded_consumers: list[DecodedSink] = field(default_factory=list)
-    _decoders: dict[int, DecodeWorker] = field(default_factory=dict)  # camera number -> its decoding
     _video_taps: dict[str, ReceiverTap] = field(default_factory=dict)
     _source_listeners: list[Callable[[int], None]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _watchdog: asyncio.Task[None] | None = None
     _state_task: asyncio.Future[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.decoding = CameraDecoding(self)
 
     # -- participants -------------------------------------------------------------------
     async def add(self, participant: Participant) -> None:
@@ -138,22 +106,9 @@ class Room:
             self._watchdog = asyncio.create_task(self._watch())
 
     def camera_for(self, key: str | None) -> int:
-        """The camera number a joining phone gets: the one it held before if free, else the lowest free.
-
-        The same phone (same key) still in the room counts as leaving: it is being replaced.
-        """
-        taken = {
-            p.camera
-            for p in self.participants.values()
-            if p.camera is not None and (key is None or p.key != key)
-        }
+        """The camera number a joining phone gets (see :func:`free_camera`)."""
         before = self._camera_of_key.get(key) if key is not None else None
-        if before is not None and before not in taken:
-            return before
-        free = [n for n in range(1, MAX_CAMERAS + 1) if n not in taken]
-        if not free:
-            raise TooManyCameras(f"{MAX_CAMERAS} cameras are already connected to this audit")
-        return free[0]
+        return free_camera(list(self.participants.values()), key, before)
 
     async def remove(self, participant_id: str) -> None:
         left = self.participants.pop(participant_id, None)
@@ -164,12 +119,10 @@ class Room:
             if source.participant_id == participant_id:
                 del self.cameras[number]
                 self._camera_changed(number)
-                self._update_decoder()
+                self.decoding.update()
                 await self._set_media_state("live" if self.is_live() else "waiting")
-        if self._talker == participant_id:
-            self._talker = None
-        if self._phone_talker == participant_id:
-            self._phone_talker = None
+        self._talker.left(participant_id)
+        self._phone_talker.left(participant_id)
         await self.broadcast({"type": "participant-left", "participant_id": participant_id})
         if left is not None and left.role == "staff":
             await self.tell_auditors(self.cameras_message())
@@ -287,7 +240,7 @@ class Room:
         for track in (*outs.cameras.values(), outs.audio):
             if track is not None:
                 track.stop()
-        self._update_decoder()
+        self.decoding.update()
 
     def attach_receiver(
         self, participant_id: str, tap_factory: Callable[[FrameSink], ReceiverTap], kind: str
@@ -312,7 +265,7 @@ class Room:
         self.request_keyframe()
         outs = self.outputs.get(participant_id)
         if outs is not None and outs.video is not None:
-            self._update_decoder()
+            self.decoding.update()
 
     def request_keyframe(self, camera: int | None = None) -> None:
         """Ask one camera's phone (or, without ``camera``, every camera's) for a keyframe."""
@@ -371,16 +324,9 @@ class Room:
         return self.media_state == "live" and any(c.live for c in self.cameras.values())
 
     def subscribe_decoded(self, sink: DecodedSink) -> Callable[[], None]:
-        """Receive decoded pictures of the phone's video (decoding runs only while subscribed)."""
-        self._decoded_consumers.append(sink)
-        self._update_decoder()
+        """Receive decoded pictures of the primary camera (decoding runs only while subscribed)."""
+        unsubscribe = self.decoding.subscribe(sink)
         self.request_keyframe()
-
-        def unsubscribe() -> None:
-            if sink in self._decoded_consumers:
-                self._decoded_consumers.remove(sink)
-            self._update_decoder()
-
         return unsubscribe
 
     # -- media routing (on the event loop; must stay cheap) ----------------------------
@@ -392,7 +338,7 @@ class Room:
             return
         if source.codec != frame.codec:
             source.codec = frame.codec
-            self._update_decoder()
+            self.decoding.update()
         source.last_ns = frame.arrival_ns
         source.frames += 1
         if not source.live:
@@ -406,47 +352,11 @@ class Room:
             sink(frame)
         for camera_sink in self._camera_consumers:
             camera_sink(camera, frame)
-        decoder = self._decoders.get(camera)
-        if decoder is not None:
-            decoder.submit(frame)
+        self.decoding.submit(camera, frame)
 
     async def _camera_state_changed(self) -> None:
         await self._set_media_state("live" if any(c.live for c in self.cameras.values()) else "waiting")
         await self.tell_auditors(self.cameras_message())
-
-    def _on_decoded(self, camera: int, picture: av.VideoFrame, frame: EncodedFrame) -> None:
-        codec = self.video_codec(camera)
-        for outs in self.outputs.values():
-            track = outs.cameras.get(camera)
-            if track is not None and track.codec != codec:
-                track.push_decoded(picture)
-        if camera == self.primary_camera():
-            for sink in self._decoded_consumers:
-                sink(picture, frame)
-
-    def _decoded_sink(self, camera: int) -> DecodedSink:
-        return lambda picture, frame: self._on_decoded(camera, picture, frame)
-
-    def _update_decoder(self) -> None:
-        """Decode each camera whose viewers include one with another codec (aiortc re-encodes for
-        it alone), and the primary camera while anyone needs pixels; stop the others' decoding."""
-        primary = self.primary_camera()
-        for camera in set(self.cameras) | set(self._decoders):
-            codec = self.video_codec(camera)
-            mismatch = codec is not None and any(
-                (track := o.cameras.get(camera)) is not None
-                and track.codec != codec
-                and track.readyState == "live"
-                for o in self.outputs.values()
-            )
-            wanted = mismatch or (bool(self._decoded_consumers) and camera == primary)
-            worker = self._decoders.get(camera)
-            if wanted and worker is None:
-                loop = asyncio.get_running_loop()
-                self._decoders[camera] = DecodeWorker(loop, self._decoded_sink(camera))
-            elif not wanted and worker is not None:
-                worker.close()
-                del self._decoders[camera]
 
     def _push_audio(self, role: str, frame: EncodedFrame) -> None:
         """Hand an audio frame to the outgoing audio track of everyone with ``role``."""
@@ -463,29 +373,12 @@ class Room:
         if camera is not None:
             for camera_sink in self._camera_consumers:
                 camera_sink(camera, frame)
-        # The auditors hear one phone at a time: the one that spoke last (like the auditors' talker).
-        now = time.monotonic()
-        loud = frame.audio_level is not None and frame.audio_level < LOUD_DBOV
-        if self._phone_talker not in self.participants or (
-            loud and now - self._phone_loud_at > TALKER_HOLD_S
-        ):
-            self._phone_talker = participant_id
-        if participant_id != self._phone_talker:
-            return
-        if loud:
-            self._phone_loud_at = now
-        self._push_audio("auditor", frame)
+        if self._phone_talker.admits(participant_id, frame, self.participants.__contains__):
+            self._push_audio("auditor", frame)
 
     def _on_auditor_audio(self, participant_id: str, frame: EncodedFrame) -> None:
-        now = time.monotonic()
-        loud = frame.audio_level is not None and frame.audio_level < LOUD_DBOV
-        if self._talker is None or (loud and now - self._talker_loud_at > TALKER_HOLD_S):
-            self._talker = participant_id
-        if participant_id != self._talker:
-            return
-        if loud:
-            self._talker_loud_at = now
-        self._push_audio("staff", frame)
+        if self._talker.admits(participant_id, frame, self.participants.__contains__):
+            self._push_audio("staff", frame)
 
     async def _watch(self) -> None:
         """Media liveness and periodic keyframes while anyone is in the room."""
@@ -510,9 +403,7 @@ class Room:
         await asyncio.gather(*(closer() for closer in self.closers), return_exceptions=True)
         for pid in list(self.outputs):
             self._stop_outputs(pid)
-        for worker in self._decoders.values():
-            worker.close()
-        self._decoders.clear()
+        self.decoding.close()
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
