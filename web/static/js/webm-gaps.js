@@ -1,9 +1,9 @@
 // Bridging holes in a recorded segment's Opus audio before it goes to Media Source
 // Extensions. The recorder keeps exactly the packets that arrived, so audio lost on the
 // network (or never sent) leaves holes; Chromium splits its buffered ranges at each one
-// and the video stalls there. Each hole is filled with empty Opus frames, which a decoder
-// plays as silence. Only the bytes handed to the player change; the stored file and its
-// SHA-256 do not.
+// and the video stalls there (a segment with no audio packet at all has no buffered range).
+// Each hole is filled with empty Opus frames, which a decoder plays as silence. Only the
+// bytes handed to the player change; the stored file and its SHA-256 do not.
 
 const ID = {
   SEGMENT: 0x18538067,
@@ -127,20 +127,28 @@ function spread(from, to, frame) {
   return Array.from({ length: count }, (_, i) => Math.round(from + i * step));
 }
 
+// A 20 ms CELT frame, mono, one frame in the packet: for a segment without a single audio
+// packet to copy the mode from (RFC 6716, 3.1).
+const SILENT_TOC = (31 << 3) | 0;
+
 /** Times (in timestamp ticks) of the empty frames that fill the holes, and their TOC byte. */
 function fillers(clusters, tick) {
   const all = clusters.flatMap((c) => c.blocks);
   const audio = all.filter((b) => b.audio).sort((a, b) => a.time - b.time);
   const video = all.filter((b) => !b.audio).map((b) => b.time).sort((a, b) => a - b);
-  if (!audio.length || !video.length) return null;
-  const toc = audio[0].packet[0];
+  if (!video.length) return null;
+  const toc = audio.length ? audio[0].packet[0] : SILENT_TOC;
   const emptyToc = frameMs(toc) >= 10 ? toc & 0xfc : (31 << 3) | (toc & 4);
   const frame = frameMs(emptyToc) / tick;
   const lastGap = video.length > 1 ? video[video.length - 1] - video[video.length - 2] : frame;
+  const end = video[video.length - 1] + lastGap;
+  // No audio at all (it all came too late for this segment, say): silence under all of the
+  // video, which would otherwise not play (a player buffers where both tracks have data).
+  if (!audio.length) return { times: spread(video[0], end, frame), toc: emptyToc };
   const times = spread(video[0], audio[0].time, frame);
   audio.forEach((block, i) => {
     const from = block.time + opusMs(block.packet) / tick;
-    const to = i + 1 < audio.length ? audio[i + 1].time : video[video.length - 1] + lastGap;
+    const to = i + 1 < audio.length ? audio[i + 1].time : end;
     times.push(...spread(from, to, frame));
   });
   return { times, toc: emptyToc };
