@@ -254,3 +254,37 @@ async def test_a_replay_opened_at_a_segments_very_start_shows_it(
         lambda s: not s["seeking"] and abs(s["t"] - at) < 0.5 and s["readyState"] >= 2,
         f"a replay opened at {at:.3f} s, where a segment starts, did not land",
     )
+
+
+FIRST_RANGE_END = """() => {
+  const b = document.querySelector('[data-testid="replay-video"]').buffered;
+  return b.length ? b.end(0) : -1;
+}"""
+
+
+async def test_a_seek_to_the_very_end_of_data_before_a_hole_lands(
+    server: LiveServer, api_token: str, browser: Browser
+) -> None:
+    """A paused seek a hair before the end of what is buffered, with a hole after it, lands:
+    on the last frame before the hole or on the first after it, never seeking forever."""
+    audit_id, _ = await record_walkthrough(server, api_token)
+    hole_s = 2.0
+    async with server.app_ctx().db.session() as s:
+        query = select(Segment).where(Segment.audit_id == audit_id).order_by(Segment.seq).limit(1)
+        first = (await s.execute(query)).scalar_one()
+        first.start_ns -= int(hole_s * 1e9)
+        await s.commit()
+    async with server.client(api_token) as http:
+        manifest = (await http.get(f"/api/audits/{audit_id}/replay")).json()
+    following = manifest["segments"][1]["offset"]
+    page = await open_page(browser, server, f"/audits/{audit_id}/replay")
+    await wait_video(page, lambda s: s["readyState"] >= 2, "no first frame")
+    await page.wait_for_function(BUFFERED_AT, arg=following + 0.1, timeout=30_000)
+    edge = float(await page.evaluate(FIRST_RANGE_END))
+    for at in (edge - 0.0005, edge - 0.000001):
+        await page.evaluate(PAUSED_AT, at)
+        await wait_video(
+            page,
+            lambda s: not s["seeking"] and s["readyState"] >= 2,
+            f"a seek to {at:.6f} s, the end of the data before a hole ({edge:.6f} s), did not land",
+        )

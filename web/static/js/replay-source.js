@@ -10,6 +10,11 @@ const AHEAD_S = 30; // keep this much buffered after the playhead
 const BEHIND_S = 20; // and this much before it, for short jumps back
 const NEAR_END_S = 0.3; // this little data ahead, and none coming, ends what plays there
 const WATCH_MS = 250;
+// A seek that has not landed after STUCK_MS, a hair (EDGE_S) before the end of what is
+// buffered, never lands there: Chromium has no frame to show between that end and the next
+// data. It is moved on to the next data, or back onto the last frame before the end.
+const STUCK_MS = 1_000;
+const EDGE_S = 0.05;
 // Where the playhead is moved to land at `t`, it goes to `t + INSIDE_S`: a media time reads
 // back up to 1 µs early (Chromium keeps whole microseconds, truncated), and at a segment's
 // very offset that early reading falls in the gap before it, so the move would repeat forever.
@@ -66,6 +71,7 @@ export class SegmentSource extends EventTarget {
     this.again = false;
     this.inflight = null; // {seq, controller} while a segment downloads
     this.target = null; // where the playhead goes once its segment is in
+    this.seekAt = 0; // performance.now() of the latest seek
     this.mediaSource = new MediaSource();
     this.opened = new Promise((resolve) => {
       this.mediaSource.addEventListener('sourceopen', resolve, { once: true });
@@ -271,6 +277,7 @@ export class SegmentSource extends EventTarget {
   }
 
   onSeeking() {
+    this.seekAt = performance.now();
     this.target = null; // a seek of the viewer's own replaces where playback was to start
     const t = this.video.currentTime;
     const resume = this.playable(t);
@@ -321,12 +328,23 @@ export class SegmentSource extends EventTarget {
     const t = this.video.currentTime;
     const i = this.indexAt(t);
     if (i < 0 || !this.appended.has(this.segments[i].seq) || this.buffer.updating) return;
+    const stuck = performance.now() - this.seekAt >= STUCK_MS;
     const ranges = this.video.buffered;
+    let edge = null; // a range t sits at the very end of
     for (let r = 0; r < ranges.length; r++) {
       if (ranges.end(r) <= t) continue;
+      if (stuck && ranges.start(r) <= t && ranges.end(r) - t < EDGE_S) {
+        edge = r;
+        continue;
+      }
       const next = ranges.start(r);
-      if (next > t && next - t <= this.landWithin) this.video.currentTime = next + INSIDE_S;
-      return;
+      if (next > t && next - t <= this.landWithin) {
+        this.video.currentTime = next + INSIDE_S;
+        return;
+      }
+      if (edge === null) return; // data under t: it lands, however slowly
+      break;
     }
+    if (edge !== null) this.video.currentTime = Math.max(ranges.start(edge), ranges.end(edge) - EDGE_S);
   }
 }
