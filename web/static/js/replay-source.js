@@ -227,11 +227,24 @@ export class SegmentSource extends EventTarget {
     }
     this.appended.add(segment.seq);
     this.dispatchEvent(new Event('buffered'));
-    if (this.target !== null && this.indexAt(this.target) === this.segments.indexOf(segment)) {
-      const target = this.target;
-      this.target = null;
-      if (target > 0) this.video.currentTime = target;
+    if (this.target !== null && this.indexAt(this.target) === this.segments.indexOf(segment)) this.goToTarget();
+  }
+
+  /**
+   * Move the playhead to `target`, its segment being in. Not before the element has its
+   * metadata: a time set before that is only a start position, which a loaded machine's
+   * Chromium was seen to drop (the replay stayed at 0 with its segment buffered).
+   */
+  goToTarget() {
+    const target = this.target;
+    if (this.video.readyState === HTMLMediaElement.HAVE_NOTHING) {
+      this.video.addEventListener('loadedmetadata', () => {
+        if (this.target === target) this.goToTarget();
+      }, { once: true });
+      return;
     }
+    this.target = null;
+    if (target > 0) this.video.currentTime = target;
   }
 
   /** Put the next appended file at `offset`: each file's own timestamps start at zero. */
