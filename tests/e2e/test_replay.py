@@ -201,25 +201,34 @@ PAUSED_AT = """(t) => {
 }"""
 
 
+async def replay_with_a_hole(
+    server: LiveServer, api_token: str, browser: Browser, hole_s: float
+) -> tuple[Page, float]:
+    """A recording whose first segment's span runs ``hole_s`` past its file's last frame, open
+    in the replay with the next segment buffered; the page and that segment's offset."""
+    audit_id, _ = await record_walkthrough(server, api_token)
+    async with server.app_ctx().db.session() as s:
+        query = select(Segment).where(Segment.audit_id == audit_id).order_by(Segment.seq).limit(1)
+        first = (await s.execute(query)).scalar_one()
+        first.start_ns -= int(hole_s * 1e9)
+        await s.commit()
+    async with server.client(api_token) as http:
+        manifest = (await http.get(f"/api/audits/{audit_id}/replay")).json()
+    following = float(manifest["segments"][1]["offset"])
+    page = await open_page(browser, server, f"/audits/{audit_id}/replay")
+    await wait_video(page, lambda s: s["readyState"] >= 2, "no first frame")
+    await page.wait_for_function(BUFFERED_AT, arg=following + 0.1, timeout=30_000)
+    return page, following
+
+
 async def test_a_seek_to_a_moment_without_a_frame_lands_on_the_next_one(
     server: LiveServer, api_token: str, browser: Browser
 ) -> None:
     """A segment's span can hold less media than it covers (its file ends before the next
     segment starts); a paused seek into that hole lands on the next frame instead of seeking
     forever."""
-    audit_id, _ = await record_walkthrough(server, api_token)
     hole_s = 2.0
-    async with server.app_ctx().db.session() as s:
-        query = select(Segment).where(Segment.audit_id == audit_id).order_by(Segment.seq).limit(1)
-        first = (await s.execute(query)).scalar_one()
-        first.start_ns -= int(hole_s * 1e9)  # the span now runs hole_s past its file's last frame
-        await s.commit()
-    async with server.client(api_token) as http:
-        manifest = (await http.get(f"/api/audits/{audit_id}/replay")).json()
-    following = manifest["segments"][1]["offset"]
-    page = await open_page(browser, server, f"/audits/{audit_id}/replay")
-    await wait_video(page, lambda s: s["readyState"] >= 2, "no first frame")
-    await page.wait_for_function(BUFFERED_AT, arg=following + 0.1, timeout=30_000)
+    page, following = await replay_with_a_hole(server, api_token, browser, hole_s)
     into_hole = following - hole_s / 2
     await page.evaluate(PAUSED_AT, into_hole)
     landed = await wait_video(
@@ -267,19 +276,7 @@ async def test_a_seek_to_the_very_end_of_data_before_a_hole_lands(
 ) -> None:
     """A paused seek a hair before the end of what is buffered, with a hole after it, lands:
     on the last frame before the hole or on the first after it, never seeking forever."""
-    audit_id, _ = await record_walkthrough(server, api_token)
-    hole_s = 2.0
-    async with server.app_ctx().db.session() as s:
-        query = select(Segment).where(Segment.audit_id == audit_id).order_by(Segment.seq).limit(1)
-        first = (await s.execute(query)).scalar_one()
-        first.start_ns -= int(hole_s * 1e9)
-        await s.commit()
-    async with server.client(api_token) as http:
-        manifest = (await http.get(f"/api/audits/{audit_id}/replay")).json()
-    following = manifest["segments"][1]["offset"]
-    page = await open_page(browser, server, f"/audits/{audit_id}/replay")
-    await wait_video(page, lambda s: s["readyState"] >= 2, "no first frame")
-    await page.wait_for_function(BUFFERED_AT, arg=following + 0.1, timeout=30_000)
+    page, _ = await replay_with_a_hole(server, api_token, browser, 2.0)
     edge = float(await page.evaluate(FIRST_RANGE_END))
     for at in (edge - 0.0005, edge - 0.000001):
         await page.evaluate(PAUSED_AT, at)
