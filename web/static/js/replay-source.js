@@ -10,11 +10,10 @@ const AHEAD_S = 30; // keep this much buffered after the playhead
 const BEHIND_S = 20; // and this much before it, for short jumps back
 const NEAR_END_S = 0.3; // this little data ahead, and none coming, ends what plays there
 const WATCH_MS = 250;
-// A seek that has not landed after STUCK_MS, a hair (EDGE_S) before the end of what is
-// buffered, never lands there: Chromium has no frame to show between that end and the next
-// data. It is moved on to the next data, or back onto the last frame before the end.
+// A seek that has not landed after STUCK_MS, close (under NEAR_END_S) to the end of what is
+// buffered, with a hole after it, was seen never to land (at 1 µs, 0.5 ms and 80 ms before
+// that end). It is moved on to the next data, or back onto data well before the end.
 const STUCK_MS = 1_000;
-const EDGE_S = 0.05;
 // Where the playhead is moved to land at `t`, it goes to `t + INSIDE_S`: a media time reads
 // back up to 1 µs early (Chromium keeps whole microseconds, truncated), and at a segment's
 // very offset that early reading falls in the gap before it, so the move would repeat forever.
@@ -343,10 +342,10 @@ export class SegmentSource extends EventTarget {
     if (i < 0 || !this.appended.has(this.segments[i].seq) || this.buffer.updating) return;
     const stuck = performance.now() - this.seekAt >= STUCK_MS;
     const ranges = this.video.buffered;
-    let edge = null; // a range t sits at the very end of
+    let edge = null; // a range t sits near the end of
     for (let r = 0; r < ranges.length; r++) {
       if (ranges.end(r) <= t) continue;
-      if (stuck && ranges.start(r) <= t && ranges.end(r) - t < EDGE_S) {
+      if (stuck && ranges.start(r) <= t && ranges.end(r) - t < NEAR_END_S) {
         edge = r;
         continue;
       }
@@ -358,6 +357,6 @@ export class SegmentSource extends EventTarget {
       if (edge === null) return; // data under t: it lands, however slowly
       break;
     }
-    if (edge !== null) this.video.currentTime = Math.max(ranges.start(edge), ranges.end(edge) - EDGE_S);
+    if (edge !== null) this.video.currentTime = Math.max(ranges.start(edge), ranges.end(edge) - 2 * NEAR_END_S);
   }
 }
