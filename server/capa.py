@@ -14,7 +14,6 @@ server/certificates.py (:func:`server.certificates.reevaluate`).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recorder import StoreError
 from recorder.ledger import CORRECTIVE_ACTION
 from server import capa_video
 from server.context import AppContext
@@ -37,6 +35,7 @@ from server.db.models import (
     utcnow,
 )
 from server.errors import ApiError
+from server.recording import keep_upload
 from server.views import iso
 from server.walkthrough import template_of
 
@@ -231,10 +230,7 @@ async def respond(
     clip = await capa_video.probe(video) if video is not None else None
     if photo is not None and info is not None:
         entry.blob = f"{audit.id}/corrective-actions/{entry.id}{info.suffix}"
-        try:
-            stored = await asyncio.to_thread(app.recorders.store.put, entry.blob, photo)
-        except StoreError as exc:
-            raise ApiError(507, "store_failed", f"photo not stored: {exc}") from exc
+        stored = await keep_upload(app.recorders.store, entry.blob, photo, "photo")
         entry.sha256, entry.size, entry.width, entry.height = (
             stored.sha256,
             stored.size,
@@ -243,10 +239,7 @@ async def respond(
         )
     if video is not None and clip is not None:
         entry.video_blob = f"{audit.id}/corrective-actions/{entry.id}-video{clip.suffix}"
-        try:
-            kept = await asyncio.to_thread(app.recorders.store.put, entry.video_blob, video)
-        except StoreError as exc:
-            raise ApiError(507, "store_failed", f"video not stored: {exc}") from exc
+        kept = await keep_upload(app.recorders.store, entry.video_blob, video, "video")
         entry.video_sha256, entry.video_size = kept.sha256, kept.size
         entry.video_duration_ms, entry.video_codec = clip.duration_ms, clip.codec
     await _append(app, audit.id, action_id, entry, "responded", _may_respond)

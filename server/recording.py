@@ -28,9 +28,11 @@ import numpy as np
 from recorder import FileStore, SegmentInfo, SegmentWriter, Still, StoreError, encode_still, sharpness
 from recorder.recovery import segment_files
 from recorder.segments import SeqCounter
+from recorder.store import StoredBlob
 from server.db import evidence_repo
 from server.db.engine import Database
 from server.db.models import Evidence
+from server.errors import ApiError
 from server.media.decoder import ChainDecoder
 from server.media.frames import EncodedFrame
 from server.media.hub import Room
@@ -123,6 +125,14 @@ async def stored_evidence(db: Database, audit_id: str, key: str | None) -> Evide
         return None
     async with db.session() as s:
         return await evidence_repo.by_idempotency_key(s, audit_id, key)
+
+
+async def keep_upload(store: FileStore, blob: str, data: bytes, what: str) -> StoredBlob:
+    """Store an uploaded file (off the event loop); a store that refuses it is a 507."""
+    try:
+        return await asyncio.to_thread(store.put, blob, data)
+    except StoreError as exc:
+        raise ApiError(507, "store_failed", f"{what} not stored: {exc}") from exc
 
 
 class CameraRecording:

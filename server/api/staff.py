@@ -6,7 +6,6 @@ expiring and revocable like the invite itself.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from typing import Any
@@ -16,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from recorder import StoreError
 from server.api.common import idempotency_key, read_json
 from server.context import ctx
 from server.db import evidence_repo, repo, walkthrough_repo
@@ -24,7 +22,7 @@ from server.db.models import Audit, Invite
 from server.errors import ApiError
 from server.params import declared_length
 from server.photos import check_sha256, claimed_sha256
-from server.recording import stored_evidence
+from server.recording import keep_upload, stored_evidence
 from server.signaling.messages import MAX_CAMERA_ID
 from server.views import evidence_json, iso
 
@@ -126,10 +124,7 @@ async def upload_photo(request: Request) -> Response:
     picture = await app.photos.check(data)
     width, height = picture.width, picture.height
     blob = f"{audit.id}/photos/{uuid.uuid4()}{picture.suffix}"
-    try:
-        stored = await asyncio.to_thread(app.recorders.store.put, blob, data)
-    except StoreError as exc:
-        raise ApiError(507, "store_failed", f"photo not stored: {exc}") from exc
+    stored = await keep_upload(app.recorders.store, blob, data, "photo")
     location = {"lat": lat, "lon": lon, "accuracy": accuracy} if lat is not None and lon is not None else None
     async with app.db.session() as s:
         row = await evidence_repo.add_evidence(
