@@ -178,5 +178,6 @@ async def photo_mode_round_trip(s: UplinkSession) -> None:
     await expect(
         console.get_by_test_id("connection-state"), "stage photo mode off: video back"
     ).to_have_attribute("data-state", "connected", timeout=20_000)
-    seen = await watch(console, 4)
-    assert seen.fps > 5, f"stage photo mode off: video should flow again: {seen.line()}"
+    # The encoder starts again from a key frame on a 256 kbit/s link: the frame rate comes
+    # back within a few seconds, then it holds as it did before photo mode.
+    await steady(console, "photo mode off: video flows again", video_kept_moving, audio_kept_coming)
