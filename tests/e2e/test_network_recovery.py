@@ -222,9 +222,11 @@ async def drop(s: Session, name: str, seconds: float, side: str) -> float:
     )
     # Both sides are told how long it lasted (at least the drop itself).
     await expect(facility).to_have_attribute("data-state", "live", timeout=5_000)
-    told = s.console.locator("#notice")
-    await expect(told).to_contain_text("Connection lost for", timeout=5_000)
-    gap = told_seconds(await told.text_content() or "")
+    told = await s.console.wait_for_function(
+        "() => { const t = document.getElementById('notice').textContent; return t.includes('lost for') && t; }",
+        timeout=5_000,
+    )
+    gap = told_seconds(str(await told.json_value()))
     assert gap >= seconds - 1, f"stage: {name}: the console says the gap lasted {gap} s"
     await expect(s.phone.locator("#live-banner")).to_contain_text("Connection lost for", timeout=5_000)
     # ... and it keeps flowing, not a burst of a few frames.

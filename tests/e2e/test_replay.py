@@ -27,7 +27,10 @@ TEMPLATE = "container-7-point"
 VIDEO_STATE = """() => {
   const v = document.querySelector('[data-testid="replay-video"]');
   return {t: v.currentTime, readyState: v.readyState, paused: v.paused, seeking: v.seeking,
-          frames: v.getVideoPlaybackQuality().totalVideoFrames, error: v.error && v.error.message};
+          frames: v.getVideoPlaybackQuality().totalVideoFrames, error: v.error && v.error.message,
+          buffered: Array.from({length: v.buffered.length},
+                               (_, i) => [v.buffered.start(i), v.buffered.end(i)].map((x) => x.toFixed(3)).join('-')),
+          notice: document.getElementById('replay-notice').textContent};
 }"""
 
 

@@ -7,7 +7,7 @@ import { CheckpointCard } from './checkpoint-card.js';
 import { CheckpointList, Walkthrough } from './checkpoints.js';
 import { Completion } from './completion.js';
 import { askConsent } from './consent.js';
-import { $, isTyping, localizeTimes, readConfig, setBadge, setPressed } from './dom.js';
+import { $, isTyping, localizeTimes, noticeLine, readConfig, setBadge, setPressed } from './dom.js';
 import { EvidenceStrip } from './evidence.js';
 import { FacilityLinkBadge, duration } from './facility-link.js';
 import { setupInvites } from './invites.js';
@@ -49,6 +49,7 @@ const els = {
   pipLabel: $('#pip-label'),
   cameraLabel: $('#camera-label'),
 };
+const notice = noticeLine(els.notice);
 
 // Why the server closed for good: a short badge, a sentence over the video, a way on.
 const TERMINAL = {
@@ -149,8 +150,7 @@ const micReady = acquireMic();
 const facilityLink = new FacilityLinkBadge($('[data-testid="facility-link"]'), {
   onGap: (ms) => {
     const text = `Connection lost for ${duration(ms)}: the facility's video is back. The recording shows the gap.`;
-    notice(text);
-    setTimeout(() => { if (els.notice.textContent === text) notice(''); }, 20_000);
+    notice(text, { forMs: 20_000 });
   },
 });
 let consentShown = null; // the notice the auditor accepted on this page
@@ -300,10 +300,6 @@ function renderMediaInfo() {
   els.mediaInfo.textContent = parts.join(' · ');
 }
 
-function notice(text) {
-  els.notice.textContent = text;
-  els.notice.hidden = !text;
-}
 
 async function acquireMic() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {

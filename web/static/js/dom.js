@@ -115,3 +115,18 @@ export function arm(control) {
   const buttons = control instanceof HTMLFormElement ? control.querySelectorAll('button[type="submit"]') : [control];
   for (const button of buttons) button.disabled = false;
 }
+
+/**
+ * A notice line: `show(text, { forMs })` sets it (empty hides it); with `forMs` it goes after
+ * that long unless replaced first. One timer per line, so an earlier notice's timer never
+ * clears a later one, even one that reads the same (two gaps of the same length do).
+ */
+export function noticeLine(node) {
+  let timer = 0;
+  return function show(text, { forMs = 0 } = {}) {
+    clearTimeout(timer);
+    node.textContent = text;
+    node.hidden = !text;
+    if (text && forMs) timer = setTimeout(() => show(''), forMs);
+  };
+}

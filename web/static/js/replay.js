@@ -2,7 +2,7 @@
 // checkpoints and captures, the stills near the playhead, and every capture's standing in
 // the evidence ledger. `#t=<seconds>` in the address starts playback at that moment.
 
-import { $, api, formatDateTime, isTyping, readConfig } from './dom.js';
+import { $, api, formatDateTime, isTyping, noticeLine, readConfig } from './dom.js';
 import { EvidenceList, StillsStrip, indexAtOrBefore, wallClock } from './replay-evidence.js';
 import { FollowerPlayer, camerasOf, segmentsOf } from './replay-cameras.js';
 import { SegmentSource } from './replay-source.js';
@@ -63,10 +63,7 @@ function overlay(text, { retry = false } = {}) {
   els.retry.hidden = !retry;
 }
 
-function notice(text) {
-  els.notice.textContent = text;
-  els.notice.hidden = !text;
-}
+const notice = noticeLine(els.notice);
 
 /** The start time asked for in the address: "#t=75" or "#t=1:15". */
 function hashTime() {
