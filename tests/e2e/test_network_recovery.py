@@ -223,7 +223,8 @@ async def drop(s: Session, name: str, seconds: float, side: str) -> float:
     # Both sides are told how long it lasted (at least the drop itself).
     await expect(facility).to_have_attribute("data-state", "live", timeout=5_000)
     told = await s.console.wait_for_function(
-        "() => { const t = document.getElementById('notice').textContent; return t.includes('lost for') && t; }",
+        "() => { const t = document.getElementById('notice').textContent;"
+        " return t.includes('lost for') && t; }",
         timeout=5_000,
     )
     gap = told_seconds(str(await told.json_value()))

@@ -30,7 +30,9 @@ async def line_page(server: LiveServer, browser: Browser) -> Page:
     return page
 
 
-async def test_a_second_notice_reading_the_same_keeps_its_own_time(server: LiveServer, browser: Browser) -> None:
+async def test_a_second_notice_reading_the_same_keeps_its_own_time(
+    server: LiveServer, browser: Browser
+) -> None:
     page = await line_page(server, browser)
     try:
         await page.evaluate("(text) => window.show(text, { forMs: 20000 })", TEXT)

@@ -29,7 +29,7 @@ VIDEO_STATE = """() => {
   return {t: v.currentTime, readyState: v.readyState, paused: v.paused, seeking: v.seeking,
           frames: v.getVideoPlaybackQuality().totalVideoFrames, error: v.error && v.error.message,
           buffered: Array.from({length: v.buffered.length},
-                               (_, i) => [v.buffered.start(i), v.buffered.end(i)].map((x) => x.toFixed(3)).join('-')),
+                               (_, i) => `${v.buffered.start(i).toFixed(3)}-${v.buffered.end(i).toFixed(3)}`),
           notice: document.getElementById('replay-notice').textContent};
 }"""
 
