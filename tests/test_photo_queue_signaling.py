@@ -6,12 +6,11 @@ import asyncio
 import json
 
 import pytest
-import websockets
 
 from server.signaling import messages as m
 from tests.support import LiveServer
 from tests.test_guided_signaling import next_of
-from tests.test_staff_controls import pair
+from tests.test_staff_controls import joined, pair
 
 
 def test_a_queue_report_parses() -> None:
@@ -73,15 +72,7 @@ async def test_the_auditors_hear_of_the_phone_queue_and_nobody_else(
     server: LiveServer, api_token: str
 ) -> None:
     audit_id, invite = await pair(server, api_token)
-    headers = {"Authorization": f"Bearer {api_token}"}
-    async with (
-        websockets.connect(server.ws_url(audit_id), additional_headers=headers) as auditor,
-        websockets.connect(server.ws_url(audit_id)) as staff,
-    ):
-        await auditor.send(json.dumps({"type": "join"}))
-        await next_of(auditor, "welcome")
-        await staff.send(json.dumps({"type": "join", "token": invite["token"]}))
-        phone = (await next_of(staff, "welcome"))["participant"]
+    async with joined(server, api_token, audit_id, invite) as (auditor, staff, phone):
         await staff.send(json.dumps({"type": "photo-queue", "count": 2, "bytes": 4_200_000, "oldest_s": 75}))
         report = await next_of(auditor, "photo-queue")
         assert report == {

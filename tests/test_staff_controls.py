@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import websockets
@@ -24,10 +26,11 @@ async def pair(server: LiveServer, api_token: str) -> tuple[str, dict[str, Any]]
     return audit_id, invite
 
 
-async def test_a_declined_photo_request_reaches_the_auditor_at_once(
-    server: LiveServer, api_token: str
-) -> None:
-    audit_id, invite = await pair(server, api_token)
+@asynccontextmanager
+async def joined(
+    server: LiveServer, api_token: str, audit_id: str, invite: dict[str, Any]
+) -> AsyncIterator[tuple[Any, Any, dict[str, Any]]]:
+    """The auditor's socket and the phone's, both welcomed; with the phone's participant."""
     headers = {"Authorization": f"Bearer {api_token}"}
     async with (
         websockets.connect(server.ws_url(audit_id), additional_headers=headers) as auditor,
@@ -36,7 +39,15 @@ async def test_a_declined_photo_request_reaches_the_auditor_at_once(
         await auditor.send(json.dumps({"type": "join"}))
         await next_of(auditor, "welcome")
         await staff.send(json.dumps({"type": "join", "token": invite["token"]}))
-        await next_of(staff, "welcome")
+        phone: dict[str, Any] = (await next_of(staff, "welcome"))["participant"]
+        yield auditor, staff, phone
+
+
+async def test_a_declined_photo_request_reaches_the_auditor_at_once(
+    server: LiveServer, api_token: str
+) -> None:
+    audit_id, invite = await pair(server, api_token)
+    async with joined(server, api_token, audit_id, invite) as (auditor, staff, _):
         await auditor.send(json.dumps({"type": "photo-request", "checkpoint": None}))
         request = await next_of(staff, "photo-request")
         await staff.send(json.dumps({"type": "photo-declined", "request_id": request["request_id"]}))
@@ -49,15 +60,7 @@ async def test_a_declined_photo_request_reaches_the_auditor_at_once(
 
 async def test_pause_and_resume_are_shown_and_in_the_ledger(server: LiveServer, api_token: str) -> None:
     audit_id, invite = await pair(server, api_token)
-    headers = {"Authorization": f"Bearer {api_token}"}
-    async with (
-        websockets.connect(server.ws_url(audit_id), additional_headers=headers) as auditor,
-        websockets.connect(server.ws_url(audit_id)) as staff,
-    ):
-        await auditor.send(json.dumps({"type": "join"}))
-        await next_of(auditor, "welcome")
-        await staff.send(json.dumps({"type": "join", "token": invite["token"]}))
-        phone = (await next_of(staff, "welcome"))["participant"]
+    async with joined(server, api_token, audit_id, invite) as (auditor, staff, phone):
         assert phone["paused"] is False
         await staff.send(json.dumps({"type": "pause"}))
         updated = (await next_of(auditor, "participant-updated"))["participant"]
