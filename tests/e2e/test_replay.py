@@ -261,10 +261,13 @@ async def test_a_replay_opened_at_a_segments_very_start_shows_it(
     at = ms / 1000
     page = await open_page(browser, server, "/verify")
     await page.goto(f"{server.base_url}/audits/{audit_id}/replay#t={at:.3f}")
+    async with server.client(api_token) as http:
+        manifest = (await http.get(f"/api/audits/{audit_id}/replay")).json()
+    spans = [(g["seq"], g["offset"], g["duration"]) for g in manifest["segments"]]
     await wait_video(
         page,
         lambda s: not s["seeking"] and abs(s["t"] - at) < 0.5 and s["readyState"] >= 2,
-        f"a replay opened at {at:.3f} s, where a segment starts, did not land",
+        f"a replay opened at {at:.3f} s, where a segment starts, did not land (segments: {spans})",
     )
 
 

@@ -50,6 +50,10 @@ def audio_kept_coming(seen: Reception, stage: str) -> None:
     assert seen.audio_concealed < 0.10, f"stage {stage}: the voice was mostly concealment: {seen.line()}"
 
 
+def video_paused(seen: Reception, stage: str) -> None:
+    assert seen.fps < 1, f"stage {stage}: video should be paused: {seen.line()}"
+
+
 def video_kept_moving(seen: Reception, stage: str) -> None:
     assert seen.fps > 5, f"stage {stage}: video nearly stopped: {seen.line()}"
     assert seen.longest_freeze_s < FREEZE_LIMIT_S, f"stage {stage}: the picture froze: {seen.line()}"
@@ -159,9 +163,7 @@ async def photo_mode_round_trip(s: UplinkSession) -> None:
     deadline = time.monotonic() + 20
     while (drained := await watch(console, 2)).fps > 0:
         assert time.monotonic() < deadline, f"stage photo mode: video never stopped: {drained.line()}"
-    seen = await watch(console, 5)
-    audio_kept_coming(seen, "photo mode")
-    assert seen.fps < 1, f"stage photo mode: video should be paused: {seen.line()}"
+    await steady(console, "photo mode", audio_kept_coming, video_paused)
 
     await console.keyboard.press("r")
     await phone.get_by_test_id("take-photo").click(timeout=10_000)

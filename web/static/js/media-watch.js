@@ -44,7 +44,9 @@ export function readPath(report) {
  * connection only after packets have come in between. Event `moved` ({pc, from, to}) when
  * the connection's path now leaves from another local address: the browser found a new
  * network and moved the media to it, which it may do before the silence is long enough to
- * tell; the signaling socket, bound to the old address, is not moved with it.
+ * tell; the signaling socket, bound to the old address, is not moved with it. Event `report`
+ * ({pc, report}) with every reading, for whoever else needs the connection's statistics
+ * (one getStats() loop on the phone, not one per reader).
  */
 export class MediaWatch extends EventTarget {
   constructor({ pc }) {
@@ -82,16 +84,17 @@ export class MediaWatch extends EventTarget {
       if (!this.watched) return;
     }
     this.busy = true;
-    let path;
+    let report;
     try {
-      path = readPath(await pc.getStats());
+      report = await pc.getStats();
     } catch {
       return; // closed meanwhile
     } finally {
       this.busy = false;
     }
     if (pc !== this.watched) return;
-    const { bytes, local } = path;
+    this.dispatchEvent(new CustomEvent('report', { detail: { pc, report } }));
+    const { bytes, local } = readPath(report);
     if (local && this.local && local !== this.local) {
       this.dispatchEvent(new CustomEvent('moved', { detail: { pc, from: this.local, to: local } }));
     }

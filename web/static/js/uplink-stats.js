@@ -1,7 +1,7 @@
 // Phone: the uplink as this page sees it, and the encoder settings for a thin one.
 //
-// Every ~2 s the page reads its RTCPeerConnection's getStats() and sends a compact
-// `uplink-stats` message; the server adds what reached it and shows both to the auditor.
+// Every ~2 s the page sends a compact `uplink-stats` message from its RTCPeerConnection's
+// getStats() (the readings media-watch.js takes anyway); the server adds what reached it and shows both to the auditor.
 // The senders are set up "audio first": the voice gets the higher priority, and the video
 // gives up resolution before frames (a picture that freezes is worse than a softer one):
 // the encoder's own scaler steps the resolution down and up with the bandwidth estimate.
@@ -136,43 +136,36 @@ export class EncoderTuner {
   }
 }
 
-/** Samples `pc()` every SAMPLE_MS while it is connected; `send(message)` gets each `uplink-stats`. */
+/**
+ * Turns readings of the connection's getStats() (the phone's MediaWatch takes one every
+ * 0.25 s) into an `uplink-stats` message every SAMPLE_MS: `send(message)` gets each.
+ */
 export class UplinkSampler {
-  constructor({ pc, send, active = () => true }) {
-    this.pc = pc;
+  constructor({ send, active = () => true }) {
     this.send = send;
     this.active = active;
     this.previous = null;
     this.previousPc = null;
-    this.timer = 0;
-    this.busy = false;
+    this.sentAt = -Infinity;
   }
 
-  start() {
-    if (!this.timer) this.timer = setInterval(() => this.sample(), SAMPLE_MS);
-  }
-
+  /** Forget the last reading: the next one starts a new interval. */
   stop() {
-    clearInterval(this.timer);
-    this.timer = 0;
     this.previous = null;
+    this.previousPc = null;
+    this.sentAt = -Infinity;
   }
 
-  async sample() {
-    const pc = this.pc();
-    if (this.busy || !pc || pc.connectionState !== 'connected') return;
-    this.busy = true;
-    try {
-      const now = readReport(await pc.getStats());
-      // A new connection starts its counters again: no interval across two connections.
-      const before = pc === this.previousPc ? this.previous : null;
-      this.previous = now;
-      this.previousPc = pc;
-      this.send(uplinkMessage(before, now, this.active()));
-    } catch (error) {
-      console.warn('uplink statistics:', error.message);
-    } finally {
-      this.busy = false;
-    }
+  /** A reading of `pc`, a connected peer connection; sent on if SAMPLE_MS have passed. */
+  take(pc, report) {
+    const at = performance.now();
+    if (at - this.sentAt < SAMPLE_MS && pc === this.previousPc) return;
+    const now = readReport(report);
+    // A new connection starts its counters again: no interval across two connections.
+    const before = pc === this.previousPc ? this.previous : null;
+    this.previous = now;
+    this.previousPc = pc;
+    this.sentAt = at;
+    this.send(uplinkMessage(before, now, this.active()));
   }
 }
