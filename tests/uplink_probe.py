@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from playwright.async_api import Browser, Page, Playwright, expect
+from playwright.async_api import Page, Playwright, expect
 
 from server.media import framecode
 from tests.netbed import NetBed, launch_chromium
-from tests.support import PASSWORD, LiveServer, live_server, new_audit, new_invite
+from tests.page_watch import open_console, open_staff
+from tests.support import LiveServer, live_server, new_audit, new_invite
 
 
 def write_busy_y4m(path: Path, frames: int = 90, width: int = 640, height: int = 360) -> Path:
@@ -146,19 +147,6 @@ class UplinkSession:
     phone: Page
 
 
-async def _sign_in(browser: Browser, server: LiveServer, audit_id: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1366, "height": 800})
-    page = await context.new_page()
-    path = f"/audits/{audit_id}"
-    await page.goto(f"{server.base_url}/login?next={path}")
-    await page.get_by_test_id("login-email").fill("auditor@example.org")
-    await page.get_by_test_id("login-password").fill(PASSWORD)
-    await page.get_by_test_id("login-submit").click()
-    await page.wait_for_url(f"**{path}")
-    await page.get_by_test_id("consent-accept").click()
-    return page
-
-
 @contextlib.asynccontextmanager
 async def uplink_session(
     playwright: Playwright, bed: NetBed, clip: Path, tmp: Path
@@ -174,13 +162,8 @@ async def uplink_session(
         auditor = await launch_chromium(playwright, clip, origin)
         phone_browser = await launch_chromium(playwright, clip, origin, bed, tmp)
         try:
-            console = await _sign_in(auditor, server, audit_id)
-            context = await phone_browser.new_context(
-                viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
-            )
-            phone = await context.new_page()
-            await phone.goto(invite["url"])
-            await phone.get_by_test_id("consent-accept").click()
+            console = await open_console(auditor, server, audit_id)
+            phone = await open_staff(phone_browser, invite["url"])
             for page, who in ((phone, "phone"), (console, "console")):
                 await expect(
                     page.get_by_test_id("connection-state"), f"stage: {who} connects"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_walkthrough import open_console, open_staff
+from tests.page_watch import open_console, open_staff
 from tests.support import live_server, new_audit, new_invite
 
 pytestmark = pytest.mark.e2e
@@ -187,8 +187,11 @@ async def test_two_phones_on_the_console_and_in_replay(tmp_path: Path, browser: 
         assert len(captures) == 2, f"two captures expected in the replay: {captures}"
         at = sum(captures) / 2
         for number in (1, 2):
-            spans = [(g["offset"], g["offset"] + g["duration"]) for g in manifest["segments"]
-                     if (g.get("camera") or 1) == number]
+            spans = [
+                (g["offset"], g["offset"] + g["duration"])
+                for g in manifest["segments"]
+                if (g.get("camera") or 1) == number
+            ]
             assert any(a <= at <= b for a, b in spans), f"camera {number} has no segment at {at}: {spans}"
             print(f"camera {number}: segments {spans}")  # shown if the replay fails
         replay = await console.context.new_page()

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_walkthrough import open_console, open_staff
+from tests.page_watch import open_console, open_staff
 from tests.support import LiveServer, new_audit, new_invite
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.e2e.test_walkthrough import open_console
+from tests.page_watch import open_console
 from tests.support import LiveServer
 from tests.test_completion import TEMPLATE
 

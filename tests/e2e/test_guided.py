@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_walkthrough import open_staff, sign_in
+from tests.page_watch import PageWatch, accept_recording_notice, open_staff, sign_in
 from tests.support import LiveServer, new_invite
 
 pytestmark = pytest.mark.e2e
@@ -37,23 +37,9 @@ async def open_guided_console(browser: Browser, server: LiveServer, audit_id: st
     """The console, after the auditor accepted the recording notice."""
     context = await browser.new_context(viewport={"width": 1366, "height": 800})
     console = await context.new_page()
-    trouble: list[str] = []  # what went wrong loading the page, for a failure message
-    console.on("requestfailed", lambda r: trouble.append(f"failed: {r.url} {r.failure}"))
-    console.on("response", lambda r: trouble.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
-    console.on("pageerror", lambda e: trouble.append(f"script error: {e}"))
+    watch = PageWatch(console)
     await sign_in(console, server, f"/audits/{audit_id}")
-    # The notice comes with the socket's `welcome`, after every module of the page has loaded:
-    # on a starved machine that takes as long as a connection does elsewhere in these tests.
-    try:
-        await expect(console.get_by_test_id("consent-notice")).to_contain_text("recorded", timeout=30_000)
-    except AssertionError as exc:
-        ran = await console.evaluate(
-            "() => typeof window.vaudit === 'object' ? window.vaudit.state : 'no script'"
-        )
-        raise AssertionError(
-            f"no recording notice; the console's state: {ran}; {trouble or 'no failed request'}"
-        ) from exc
-    await console.get_by_test_id("consent-accept").click()
+    await accept_recording_notice(console, watch, "console")
     await expect(console.get_by_test_id("consent-dialog")).to_be_hidden()
     return console
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, WebSocket, async_playwright, expect
 
-from tests.e2e.test_walkthrough import open_console, open_staff
 from tests.netbed import NetBed, launch_chromium, needs_root, netbed
+from tests.page_watch import open_console, open_staff
 from tests.support import LiveServer, live_server, new_audit, new_invite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, needs_root]

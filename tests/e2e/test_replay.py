@@ -18,7 +18,7 @@ from sqlalchemy import select
 from server.db.models import Segment
 from server.media.client import ParticipantClient
 from server.simcam import ClipReplayTrack, ToneTrack, encode_clip
-from tests.e2e.test_walkthrough import sign_in
+from tests.page_watch import sign_in
 from tests.support import LiveServer, live_server, new_invite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from playwright.async_api import Browser, ConsoleMessage, Page, WebSocketRoute, expect
 
 from tests.e2e.test_network_recovery import FRAMES
-from tests.e2e.test_walkthrough import open_console
+from tests.page_watch import open_console
 from tests.support import LiveServer, new_audit, new_invite
 
 # After the old connection fails, PeerLink retries within its longest backoff (2 s): hold

@@ -27,7 +27,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from tests.browsers import chromium_args
 from tests.coturn import Coturn, running_coturn
 from tests.e2e.conftest import CHROMIUM
-from tests.e2e.test_walkthrough import decoded_frames, open_console, open_staff
+from tests.e2e.test_walkthrough import decoded_frames
+from tests.page_watch import open_console, open_staff
 from tests.support import LiveServer, live_server, new_audit, new_invite
 
 pytestmark = pytest.mark.e2e

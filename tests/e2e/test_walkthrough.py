@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.support import PASSWORD, LiveServer, new_audit, new_invite
+from tests.page_watch import open_console, open_staff
+from tests.support import LiveServer, new_audit, new_invite
 
 pytestmark = pytest.mark.e2e
 
@@ -17,32 +18,6 @@ VIDEO_STATS = """async () => {
   stats.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out = s; });
   return out && {framesDecoded: out.framesDecoded, width: out.frameWidth, codec: out.codecId};
 }"""
-
-
-async def sign_in(page: Page, server: LiveServer, next_path: str) -> None:
-    await page.goto(f"{server.base_url}/login?next={next_path}")
-    await page.get_by_test_id("login-email").fill("auditor@example.org")
-    await page.get_by_test_id("login-password").fill(PASSWORD)
-    await page.get_by_test_id("login-submit").click()
-    await page.wait_for_url(f"**{next_path}")
-
-
-async def open_staff(browser: Browser, url: str) -> Page:
-    context = await browser.new_context(
-        viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
-    )
-    page = await context.new_page()
-    await page.goto(url)
-    await page.get_by_test_id("consent-accept").click()
-    return page
-
-
-async def open_console(browser: Browser, server: LiveServer, audit_id: str) -> Page:
-    context = await browser.new_context(viewport={"width": 1366, "height": 800})
-    page = await context.new_page()
-    await sign_in(page, server, f"/audits/{audit_id}")
-    await page.get_by_test_id("consent-accept").click()
-    return page
 
 
 async def decoded_frames(page: Page) -> dict[str, Any]:
