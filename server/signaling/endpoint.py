@@ -66,21 +66,38 @@ class JoinSteps:
     """
 
     SLOW_S = 2.0
+    STILL_S = 5.0  # a join not done by then is logged at once, with the steps done so far
 
-    def __init__(self) -> None:
+    def __init__(self, audit_id: str) -> None:
+        self.audit_id = audit_id
         self.start = self.last = time.monotonic()
         self.steps: list[tuple[str, float]] = []
+        self._still = asyncio.get_running_loop().call_later(self.STILL_S, self._still_waiting)
 
     def done(self, step: str) -> None:
         now = time.monotonic()
         self.steps.append((step, now - self.last))
         self.last = now
 
-    def report(self, audit_id: str, role: str) -> None:
+    def _took(self) -> str:
+        return ", ".join(f"{step} {seconds:.2f} s" for step, seconds in self.steps) or "no step"
+
+    def _still_waiting(self) -> None:
+        log.warning(
+            "a join to audit %s is still under way after %.1f s; done so far: %s",
+            self.audit_id,
+            self.STILL_S,
+            self._took(),
+        )
+
+    def report(self, role: str) -> None:
+        self.stop()
         total = self.last - self.start
         if total >= self.SLOW_S:
-            took = ", ".join(f"{step} {seconds:.2f} s" for step, seconds in self.steps)
-            log.warning("a %s's join to audit %s took %.1f s: %s", role, audit_id, total, took)
+            log.warning("a %s's join to audit %s took %.1f s: %s", role, self.audit_id, total, self._took())
+
+    def stop(self) -> None:
+        self._still.cancel()
 
 
 class Connection:
@@ -277,7 +294,13 @@ class Connection:
     async def join(self, msg: m.Join) -> None:
         if self.participant is not None:
             raise m.MessageError("invalid", "already joined")
-        steps = JoinSteps()
+        steps = JoinSteps(self.audit_id)
+        try:
+            await self._join(msg, steps)
+        finally:
+            steps.stop()
+
+    async def _join(self, msg: m.Join, steps: JoinSteps) -> None:
         role, name, actor = await self.identify(msg)
         steps.done("identify")
         self.actor, self.device, self.opened = actor, msg.device, msg.opened
@@ -316,7 +339,7 @@ class Connection:
             raise Refused(CLOSE_TOO_MANY_CAMERAS, "too_many_cameras", str(exc)) from exc
         self.heartbeat.start()
         steps.done("welcome")
-        steps.report(self.audit_id, role)
+        steps.report(role)
         await self.send(room.media_message())
         for camera in sorted(room.photo_cameras):  # a phone hears of its own camera only
             if role == "auditor" or camera == participant.camera:
