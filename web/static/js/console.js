@@ -300,7 +300,6 @@ function renderMediaInfo() {
   els.mediaInfo.textContent = parts.join(' · ');
 }
 
-
 async function acquireMic() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     notice('This browser offers no microphone on this page (it needs HTTPS). You can watch and listen, but the facility cannot hear you.');

@@ -141,8 +141,9 @@ function pathLost(why, { probeOnly = false } = {}) {
 watch.addEventListener('silent', ({ detail }) => pathLost(`silent for ${Math.round(detail.silentMs)} ms`));
 // A phone with Wi-Fi and mobile data both up may move its media between them while the
 // socket still works: only an unanswered ping gives the socket up then.
-watch.addEventListener('report', ({ detail }) => uplink.take(detail.pc, detail.report));
 watch.addEventListener('moved', () => pathLost('moved to another network', { probeOnly: true }));
+// The uplink report for the auditor comes from the same readings (one getStats() loop).
+watch.addEventListener('report', ({ detail }) => uplink.take(detail.pc, detail.report));
 let videoSender = null;
 // Audio first on a thin uplink; the numbers go to the auditor (docs/architecture.md, "Thin uplinks").
 const tuner = new EncoderTuner();

@@ -1,7 +1,8 @@
 // Phone: the uplink as this page sees it, and the encoder settings for a thin one.
 //
 // Every ~2 s the page sends a compact `uplink-stats` message from its RTCPeerConnection's
-// getStats() (the readings media-watch.js takes anyway); the server adds what reached it and shows both to the auditor.
+// getStats() (the readings media-watch.js takes anyway); the server adds what reached it
+// and shows both to the auditor.
 // The senders are set up "audio first": the voice gets the higher priority, and the video
 // gives up resolution before frames (a picture that freezes is worse than a softer one):
 // the encoder's own scaler steps the resolution down and up with the bandwidth estimate.
