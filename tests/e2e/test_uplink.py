@@ -101,12 +101,15 @@ def in_time_order(data_dir: Path) -> None:
 
 
 async def kept_its_connection(phone: Page, stage: str) -> None:
-    """A thin link is not a dead one: the phone never gave its socket (and with it its peer
-    connection) up, nor found its peer connection silent."""
-    opens, lost = await phone.evaluate("() => [window.vaudit.socketOpens, window.vaudit.pathLosses]")
-    assert (opens, lost) == (1, 0), (
+    """A thin link is not a dead one: the phone never gave its socket or its peer connection
+    up. (A moment of silence on a starved machine may make it check, by a ping its socket
+    answers: that costs nothing and is not counted against it.)"""
+    opens, connections, checks = await phone.evaluate(
+        "() => [window.vaudit.socketOpens, window.vaudit.connections, window.vaudit.pathLosses]"
+    )
+    assert (opens, connections) == (1, 1), (
         f"stage {stage}: the phone took its thin link for a dead one: {opens} sockets opened, "
-        f"{lost} silent or moved peer connections"
+        f"{connections} peer connections made ({checks} silent or moved paths checked)"
     )
 
 

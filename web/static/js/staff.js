@@ -78,10 +78,10 @@ const view = {
   notice: '',
 };
 
-// For tests: the connection, its state, and how often the page opened a socket and found its
-// peer connection silent or moved to another network (each either probed the socket or gave
-// it up at once).
-const vaudit = { pc: null, state: 'connecting', socketOpen: false, socketOpens: 0, pathLosses: 0 };
+// For tests: the connection, its state, how often the page opened a socket, found its peer
+// connection silent or moved to another network (each either probed the socket or gave it up
+// at once), and made a peer connection.
+const vaudit = { pc: null, state: 'connecting', socketOpen: false, socketOpens: 0, pathLosses: 0, connections: 0 };
 window.vaudit = vaudit;
 
 const camera = new Camera();
@@ -462,6 +462,7 @@ function joinMessage() {
 // Peer connection events.
 link.addEventListener('pc', ({ detail: pc }) => {
   vaudit.pc = pc;
+  vaudit.connections += 1;
   view.retrying = false;
   render();
 });
