@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.page_watch import PageWatch, accept_recording_notice, open_staff, sign_in
+from tests.page_watch import open_console, open_staff
 from tests.support import LiveServer, new_invite
 
 pytestmark = pytest.mark.e2e
@@ -34,12 +34,8 @@ async def guided_audit(http: httpx.AsyncClient) -> tuple[str, list[dict[str, Any
 
 
 async def open_guided_console(browser: Browser, server: LiveServer, audit_id: str) -> Page:
-    """The console, after the auditor accepted the recording notice."""
-    context = await browser.new_context(viewport={"width": 1366, "height": 800})
-    console = await context.new_page()
-    watch = PageWatch(console)
-    await sign_in(console, server, f"/audits/{audit_id}")
-    await accept_recording_notice(console, watch, "console")
+    """The console, after the auditor accepted the recording notice and its dialog closed."""
+    console = await open_console(browser, server, audit_id)
     await expect(console.get_by_test_id("consent-dialog")).to_be_hidden()
     return console
 
