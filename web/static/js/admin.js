@@ -2,7 +2,7 @@
 // roles that fit the chosen organisation, and sign a user out everywhere. The tables are
 // rendered by the server; after a change they are refreshed from the page itself.
 
-import { $, api, arm, readConfig } from './dom.js';
+import { $, api, arm, readConfig, say } from './dom.js';
 
 const config = readConfig();
 const rolesOfKind = config.roles_of_kind || {};
@@ -17,12 +17,6 @@ const json = (body) => ({
   headers: { 'Content-Type': 'application/json' },
   body: JSON.stringify(body),
 });
-
-/** Show `text` in the alert or status paragraph (hidden when empty). */
-function say(node, text) {
-  node.textContent = text;
-  node.hidden = !text;
-}
 
 /** Only the roles that fit the chosen organisation's kind; the server checks it again. */
 function filterRoles() {

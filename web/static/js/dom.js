@@ -116,8 +116,14 @@ export function arm(control) {
   for (const button of buttons) button.disabled = false;
 }
 
+/** Show `text` in a status or alert paragraph (hidden when empty). */
+export function say(node, text) {
+  node.textContent = text;
+  node.hidden = !text;
+}
+
 /**
- * A notice line: `show(text, { forMs })` sets it (empty hides it); with `forMs` it goes after
+ * A notice line: `show(text, { forMs })` says it (empty hides it); with `forMs` it goes after
  * that long unless replaced first. One timer per line, so an earlier notice's timer never
  * clears a later one, even one that reads the same (two gaps of the same length do).
  */
@@ -125,8 +131,7 @@ export function noticeLine(node) {
   let timer = 0;
   return function show(text, { forMs = 0 } = {}) {
     clearTimeout(timer);
-    node.textContent = text;
-    node.hidden = !text;
+    say(node, text);
     if (text && forMs) timer = setTimeout(() => show(''), forMs);
   };
 }

@@ -1,19 +1,13 @@
 // Facility page: a member adds the facility to its suppliers, or removes it, without a reload.
 // The server rendered the state it found; the button flips it through the JSON API.
 
-import { $, api, arm } from './dom.js';
+import { $, api, arm, say } from './dom.js';
 
 const box = $('#supplier-link');
 const button = $('#supplier-toggle');
 const status = $('#supplier-link-status');
 const error = $('#supplier-link-error');
 const url = `/api/facilities/${encodeURIComponent(box.dataset.facilityId)}/links`;
-
-/** Show `text` in the status or alert paragraph (hidden when empty). */
-function say(node, text) {
-  node.textContent = text;
-  node.hidden = !text;
-}
 
 function show(linked) {
   box.dataset.linked = String(linked);
